@@ -1,0 +1,3 @@
+"""netspace: design spaces for convolutional networks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,38 @@
+"""MBConv: the inverted bottleneck block of MobileNetV2 / MnasNet / EfficientNet."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from netspace.complexity import expanded_width, se_width_mbconv
+from netspace.models.layers import SE, activation, bn, conv, drop_connect
+from netspace.spec import Stage
+
+
+class MBConv(nn.Module):
+    """1x1 expand (skipped at expansion 1), kxk depthwise, SE, 1x1 linear projection.
+
+    The identity skip applies when shapes allow (stride 1, same width); its
+    branch is dropped per sample with probability ``drop_rate`` in training.
+    """
+
+    def __init__(self, w_in: int, st: Stage, stride: int, act: str, drop_rate: float = 0.0) -> None:
+        super().__init__()
+        w_exp = expanded_width(w_in, st.expansion)
+        layers: list[nn.Module] = []
+        if w_exp != w_in:
+            layers += [conv(w_in, w_exp, 1), bn(w_exp), activation(act)]
+        layers += [conv(w_exp, w_exp, st.kernel, stride, groups=w_exp), bn(w_exp), activation(act)]
+        w_se = se_width_mbconv(w_in, st.se_ratio)
+        if w_se:
+            layers.append(SE(w_exp, w_se, act))
+        layers += [conv(w_exp, st.width, 1), bn(st.width, final=True)]
+        self.f = nn.Sequential(*layers)
+        self.has_skip = stride == 1 and w_in == st.width
+        self.drop_rate = drop_rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.has_skip:
+            return self.f(x)
+        return x + drop_connect(self.f(x), self.drop_rate, self.training)

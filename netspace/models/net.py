@@ -1,0 +1,87 @@
+"""The whole network: stem, stages of blocks, head; and its initialization."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from netspace.models.blocks import ResBasicBlock, ResBottleneckBlock, VanillaBlock
+from netspace.models.layers import activation, bn, conv
+from netspace.models.mbconv import MBConv
+from netspace.models.stems import build_stem
+from netspace.spec import NetSpec
+
+_BLOCKS = {"vanilla": VanillaBlock, "res_basic": ResBasicBlock, "res_bottleneck": ResBottleneckBlock}
+
+
+class Head(nn.Module):
+    """Optional 1x1 conv + BN + act, global average pool, dropout, FC."""
+
+    def __init__(self, w_in: int, spec: NetSpec) -> None:
+        super().__init__()
+        self.conv = None
+        if spec.head_width:
+            self.conv = nn.Sequential(conv(w_in, spec.head_width, 1), bn(spec.head_width), activation(spec.activation))
+            w_in = spec.head_width
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity()
+        self.fc = nn.Linear(w_in, spec.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.conv is not None:
+            x = self.conv(x)
+        x = self.pool(x).flatten(1)
+        return self.fc(self.dropout(x))
+
+
+class Network(nn.Module):
+    """A network built from a :class:`NetSpec`; children ``stem``, ``s1``..``sN``, ``head``."""
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.stem = build_stem(spec.stem, spec.in_channels, spec.activation)
+        w_in = spec.stem.width
+        n_blocks, index = spec.depth, 0
+        for i, st in enumerate(spec.stages, 1):
+            blocks = []
+            for j in range(st.depth):
+                stride = st.stride if j == 0 else 1
+                if st.block == "mbconv":
+                    # Drop-connect rate grows linearly with block index (EfficientNet).
+                    rate = spec.drop_connect * index / n_blocks
+                    blocks.append(MBConv(w_in, st, stride, spec.activation, rate))
+                else:
+                    blocks.append(_BLOCKS[st.block](w_in, st, stride, spec.activation))
+                w_in = st.width
+                index += 1
+            self.add_module(f"s{i}", nn.Sequential(*blocks))
+        self.head = Head(w_in, spec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for module in self.children():
+            x = module(x)
+        return x
+
+
+def init_weights(model: nn.Module, zero_init_last_bn: bool = False) -> None:
+    """ResNet-style init: conv He-normal (fan-out), BN gamma 1 beta 0, FC N(0, 0.01).
+
+    With ``zero_init_last_bn`` the last BN of each residual branch starts at
+    gamma 0, so every residual block starts as the identity.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+            nn.init.normal_(m.weight, mean=0.0, std=math.sqrt(2.0 / fan_out))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            final = getattr(m, "final_bn", False) and zero_init_last_bn
+            nn.init.constant_(m.weight, 0.0 if final else 1.0)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, mean=0.0, std=0.01)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,238 @@
+"""Named models as specs: RegNetX/Y, EfficientNet, ResNet/ResNeXt, CIFAR ResNets.
+
+Names are accepted as the papers write them and case-insensitively, with
+``-``, ``_`` and spaces ignored (``RegNetX-200MF``, ``regnetx_200mf``,
+``regnety-1.6gf``), and with timm-style codes (``regnetx_002``,
+``efficientnet_b0``). :func:`resolve` also takes RegNet parameters
+(``d=13,w0=24,wa=36.44,wm=2.49,g=8``) or a spec JSON file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+from typing import Callable
+
+from netspace.errors import SpecError, UnknownModelError
+from netspace.spaces.regnet import RegNetParams, regnet_spec
+from netspace.spec import NetSpec, Stage, Stem
+
+# (depth, w0, wa, wm, group width) of the paper's models (its Tables 4 and 5).
+_REGNETX = {
+    "200MF": (13, 24, 36.44, 2.49, 8),
+    "400MF": (22, 24, 24.48, 2.54, 16),
+    "600MF": (16, 48, 36.97, 2.24, 24),
+    "800MF": (16, 56, 35.73, 2.28, 16),
+    "1.6GF": (18, 80, 34.01, 2.25, 24),
+    "3.2GF": (25, 88, 26.31, 2.25, 48),
+    "4.0GF": (23, 96, 38.65, 2.43, 40),
+    "6.4GF": (17, 184, 60.83, 2.07, 56),
+    "8.0GF": (23, 80, 49.56, 2.88, 120),
+    "12GF": (19, 168, 73.36, 2.37, 112),
+    "16GF": (22, 216, 55.59, 2.1, 128),
+    "32GF": (23, 320, 69.86, 2.0, 168),
+}
+_REGNETY = {
+    "200MF": (13, 24, 36.44, 2.49, 8),
+    "400MF": (16, 48, 27.89, 2.09, 8),
+    "600MF": (15, 48, 32.54, 2.32, 16),
+    "800MF": (14, 56, 38.84, 2.4, 16),
+    "1.6GF": (27, 48, 20.71, 2.65, 24),
+    "3.2GF": (21, 80, 42.63, 2.66, 24),
+    "4.0GF": (22, 96, 31.41, 2.24, 64),
+    "6.4GF": (25, 112, 33.22, 2.27, 72),
+    "8.0GF": (17, 192, 76.82, 2.19, 56),
+    "12GF": (19, 168, 73.36, 2.37, 112),
+    "16GF": (18, 200, 106.23, 2.48, 112),
+    "32GF": (20, 232, 115.89, 2.53, 232),
+}
+_TIMM_CODE = {"200MF": "002", "400MF": "004", "600MF": "006", "800MF": "008", "1.6GF": "016", "3.2GF": "032",
+              "4.0GF": "040", "6.4GF": "064", "8.0GF": "080", "12GF": "120", "16GF": "160", "32GF": "320"}
+
+# EfficientNet-B0 stages: (expansion, kernel, stride, width, depth); stem 32, head 1280.
+_EFFNET_B0 = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+              (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+# (width multiplier, depth multiplier, resolution, dropout) of B0..B7.
+_EFFNET_SCALES = ((1.0, 1.0, 224, 0.2), (1.0, 1.1, 240, 0.2), (1.1, 1.2, 260, 0.3), (1.2, 1.4, 300, 0.3),
+                  (1.4, 1.8, 380, 0.4), (1.6, 2.2, 456, 0.4), (1.8, 2.6, 528, 0.5), (2.0, 3.1, 600, 0.5))
+
+
+def round_width(width: float, multiplier: float, divisor: int = 8) -> int:
+    """EfficientNet channel rounding: nearest multiple of 8, never below 90% of width * multiplier."""
+    scaled = width * multiplier
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * scaled:
+        rounded += divisor
+    return int(rounded)
+
+
+def round_depth(depth: int, multiplier: float) -> int:
+    """EfficientNet depth rounding: the ceiling of depth * multiplier."""
+    return int(math.ceil(depth * multiplier))
+
+
+def efficientnet_spec(width_mult: float, depth_mult: float, resolution: int, dropout: float,
+                      *, drop_connect: float = 0.2, num_classes: int = 1000, name: str = "") -> NetSpec:
+    """An EfficientNet from B0 scaled by width and depth multipliers (compound scaling)."""
+    stages = tuple(
+        Stage(block="mbconv", depth=round_depth(d, depth_mult), width=round_width(w, width_mult), stride=s,
+              kernel=k, expansion=float(e), se_ratio=0.25)
+        for e, k, s, w, d in _EFFNET_B0
+    )
+    return NetSpec(stem=Stem("simple", round_width(32, width_mult), 2), stages=stages, num_classes=num_classes,
+                   resolution=resolution, head_width=round_width(1280, width_mult), activation="silu",
+                   dropout=dropout, drop_connect=drop_connect, name=name)
+
+
+def resnet_spec(depths: tuple[int, ...], *, groups: int = 1, width_per_group: int = 64, name: str = "") -> NetSpec:
+    """ImageNet ResNet / ResNeXt with bottleneck blocks (stride in the 3x3 conv)."""
+    stages = []
+    for i, d in enumerate(depths):
+        inner = groups * width_per_group * 2**i
+        width = 256 * 2**i
+        stages.append(Stage(block="res_bottleneck", depth=d, width=width, stride=1 if i == 0 else 2,
+                            bottleneck_ratio=width / inner, group_width=inner // groups))
+    return NetSpec(stem=Stem("resnet", 64, 2), stages=tuple(stages), name=name)
+
+
+def resnet_basic_spec(depths: tuple[int, ...], name: str = "") -> NetSpec:
+    """ImageNet ResNet-18/34 with basic blocks."""
+    stages = tuple(Stage(block="res_basic", depth=d, width=64 * 2**i, stride=1 if i == 0 else 2)
+                   for i, d in enumerate(depths))
+    return NetSpec(stem=Stem("resnet", 64, 2), stages=stages, name=name)
+
+
+def cifar_resnet_spec(n: int, name: str = "") -> NetSpec:
+    """The CIFAR ResNet-(6n+2): three stages of n basic blocks, widths 16/32/64, at 32px."""
+    stages = tuple(Stage(block="res_basic", depth=n, width=16 * 2**i, stride=1 if i == 0 else 2) for i in range(3))
+    return NetSpec(stem=Stem("cifar", 16, 1), stages=stages, num_classes=10, resolution=32, name=name)
+
+
+def _registry() -> dict[str, tuple[Callable[[], NetSpec], tuple[str, ...]]]:
+    """Canonical name -> (spec factory, extra aliases)."""
+    reg: dict[str, tuple[Callable[[], NetSpec], tuple[str, ...]]] = {}
+    for family, table, se in (("RegNetX", _REGNETX, 0.0), ("RegNetY", _REGNETY, 0.25)):
+        for flops, (d, w0, wa, wm, g) in table.items():
+            name = f"{family}-{flops}"
+            p = RegNetParams(depth=d, w0=w0, wa=wa, wm=wm, group_width=g, se_ratio=se)
+            reg[name] = (lambda p=p, name=name: regnet_spec(p, name=name), (f"{family.lower()}_{_TIMM_CODE[flops]}",))
+    for b, (wm, dm, res, drop) in enumerate(_EFFNET_SCALES):
+        name = f"EfficientNet-B{b}"
+        reg[name] = (lambda wm=wm, dm=dm, res=res, drop=drop, name=name:
+                     efficientnet_spec(wm, dm, res, drop, name=name), ())
+    for depth, blocks in ((18, (2, 2, 2, 2)), (34, (3, 4, 6, 3))):
+        name = f"ResNet-{depth}"
+        reg[name] = (lambda blocks=blocks, name=name: resnet_basic_spec(blocks, name=name), ())
+    for depth, blocks in ((50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)), (152, (3, 8, 36, 3))):
+        name = f"ResNet-{depth}"
+        reg[name] = (lambda blocks=blocks, name=name: resnet_spec(blocks, name=name), ())
+        name = f"ResNeXt-{depth}"
+        reg[name] = (lambda blocks=blocks, name=name: resnet_spec(blocks, groups=32, width_per_group=4, name=name),
+                     (f"ResNeXt-{depth}-32x4d",))
+    for depth in (20, 56, 110):
+        name = f"ResNet-{depth}"
+        reg[name] = (lambda n=(depth - 2) // 6, name=name: cifar_resnet_spec(n, name=name), ())
+    return reg
+
+
+_REGISTRY = _registry()
+
+
+def _normalize(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch not in "-_ ")
+
+
+_BY_KEY: dict[str, str] = {}
+for _name, (_, _aliases) in _REGISTRY.items():
+    for _alias in (_name, *_aliases):
+        _BY_KEY[_normalize(_alias)] = _name
+
+
+def names() -> list[str]:
+    """Every canonical zoo name, in table order."""
+    return list(_REGISTRY)
+
+
+def canonical_name(name: str) -> str:
+    """The zoo's spelling of ``name``; UnknownModelError with suggestions if absent."""
+    key = _normalize(name)
+    if key in _BY_KEY:
+        return _BY_KEY[key]
+    close = difflib.get_close_matches(key, list(_BY_KEY), n=3, cutoff=0.6)
+    hint = ", ".join(dict.fromkeys(_BY_KEY[c] for c in close))
+    suggestion = f"; did you mean {hint}?" if hint else "; run 'netspace zoo' to list the models"
+    raise UnknownModelError(f"unknown model {name!r}{suggestion}")
+
+
+def get(name: str) -> NetSpec:
+    """The spec of a named model at its published resolution and class count."""
+    return _REGISTRY[canonical_name(name)][0]()
+
+
+_REGNET_KEYS = {
+    "d": "depth", "depth": "depth", "w0": "w0", "wa": "wa", "wm": "wm",
+    "g": "group_width", "group_width": "group_width",
+    "b": "bottleneck_ratio", "bottleneck_ratio": "bottleneck_ratio",
+    "se": "se_ratio", "se_ratio": "se_ratio",
+}
+
+
+def parse_regnet(text: str) -> RegNetParams:
+    """``"d=13,w0=24,wa=36.44,wm=2.49,g=8[,b=1][,se=0.25]"`` -> RegNetParams."""
+    values: dict[str, float] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        key, eq, raw = item.partition("=")
+        key = key.strip().lower()
+        if not eq or key not in _REGNET_KEYS:
+            raise SpecError(
+                f"regnet: cannot read {item!r}; expected key=value with keys d, w0, wa, wm, g, b, se "
+                "(e.g. d=13,w0=24,wa=36.44,wm=2.49,g=8)"
+            )
+        try:
+            values[_REGNET_KEYS[key]] = float(raw)
+        except ValueError:
+            raise SpecError(f"regnet: {key}={raw!r} is not a number") from None
+    missing = [k for k in ("depth", "w0", "wa", "wm", "group_width") if k not in values]
+    if missing:
+        short = {"depth": "d", "group_width": "g"}
+        raise SpecError(f"regnet: missing {', '.join(short.get(k, k) for k in missing)} "
+                        "(need d, w0, wa, wm, g; e.g. d=13,w0=24,wa=36.44,wm=2.49,g=8)")
+    for key in ("depth", "w0", "group_width"):
+        if not float(values[key]).is_integer():
+            raise SpecError(f"regnet: {key} must be an integer, got {values[key]!r}")
+    return RegNetParams(
+        depth=int(values["depth"]), w0=int(values["w0"]), wa=values["wa"], wm=values["wm"],
+        group_width=int(values["group_width"]), bottleneck_ratio=values.get("bottleneck_ratio", 1.0),
+        se_ratio=values.get("se_ratio", 0.0),
+    )
+
+
+def load_spec_file(path: str | os.PathLike) -> NetSpec:
+    """A spec from a JSON file: a spec object, or any object with a "spec" key (e.g. result.json)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise SpecError(f"cannot read spec file {os.fspath(path)!r}: {e.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SpecError(f"{os.fspath(path)}: not valid JSON ({e})") from None
+    if isinstance(data, dict) and "spec" in data and "stages" not in data:
+        data = data["spec"]
+    try:
+        return NetSpec.from_dict(data)
+    except SpecError as e:
+        raise SpecError(f"{os.fspath(path)}: {e}") from None
+
+
+def resolve(model: str) -> NetSpec:
+    """A spec from a zoo name, RegNet parameters, or the path of a spec JSON file."""
+    if model.endswith(".json") or os.path.isfile(model):
+        return load_spec_file(model)
+    if "=" in model:
+        params = parse_regnet(model.removeprefix("regnet:"))
+        return regnet_spec(params)
+    return get(model)
