@@ -1,0 +1,27 @@
+"""Analysis of sweeps: error EDFs, normalized EDFs, KS comparisons, bootstrap best ranges, RegNet fits.
+
+Functions take plain arrays or a trials DataFrame (one row per trial; see
+:mod:`netspace.analysis.frame` for the columns) and validate at the boundary;
+bad input raises :class:`AnalysisError` (a :class:`netspace.errors.NetspaceError`).
+"""
+
+from netspace.analysis._checks import AnalysisError
+from netspace.analysis.bootstrap import best_range, best_ranges, bootstrap_best
+from netspace.analysis.by_sweep import compare_sweeps, complexity_weights, finished_by_sweep
+from netspace.analysis.compare import KSResult, compare_all, comparison_table, ks_test
+from netspace.analysis.edf import edf, edf_at
+from netspace.analysis.frame import finished, parameter_columns, sweeps
+from netspace.analysis.normalize import common_log_bins, normalized_weights
+from netspace.analysis.read_nds import read_nds
+from netspace.analysis.read_pycls import read_pycls_sweep
+from netspace.analysis.regnet_fit import RegNetFit, fit_regnet, fit_top_models
+from netspace.analysis.summary import summarize
+from netspace.analysis.trends import correlations, trends
+
+__all__ = [
+    "AnalysisError", "KSResult", "RegNetFit",
+    "best_range", "best_ranges", "bootstrap_best", "common_log_bins", "compare_all", "compare_sweeps",
+    "comparison_table", "complexity_weights", "correlations", "edf", "edf_at", "finished", "finished_by_sweep",
+    "fit_regnet", "fit_top_models", "ks_test", "normalized_weights", "parameter_columns", "read_nds",
+    "read_pycls_sweep", "summarize", "sweeps", "trends",
+]

@@ -1,0 +1,150 @@
+"""Report layer: the page's content, its files, and a real headless-Chromium render."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netspace.analysis.demo import demo_trials
+from netspace.errors import NetspaceError
+from netspace.report import write_report
+
+CHROMIUM = "/usr/bin/chromium"
+EVIL = '<script>alert("x")</script> & $AnyNet_A'
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--enable-logging=stderr", "--v=0"]
+
+# Prepended to a copy of the page: records console errors, script errors and failed
+# resources as they happen, then every image's load state into the DOM on load.
+PROBE = """<script>(function(){var errs=[];
+var oe=console.error;console.error=function(){errs.push('console.error: '+Array.prototype.join.call(arguments,' '));
+oe.apply(console,arguments);};
+window.addEventListener('error',function(e){var t=e.target;errs.push(t&&t!==window&&t.tagName?
+('resource failed: '+t.tagName+' '+(t.src||t.href)):('error: '+e.message));},true);
+window.addEventListener('unhandledrejection',function(e){errs.push('unhandled rejection: '+e.reason);});
+window.addEventListener('load',function(){var imgs=Array.prototype.map.call(document.images,function(i){
+return {alt:i.alt,ok:i.complete&&i.naturalWidth>0,width:i.naturalWidth};});
+var d=document.createElement('pre');d.id='__probe';d.textContent=JSON.stringify({errors:errs,images:imgs});
+document.body.appendChild(d);});})();</script>"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    df = demo_trials(n=40, seed=1)
+    df["sweep"] = df["sweep"].replace("AnyNetX_A", EVIL)
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    path = write_report(df, out, normalize="flops", metrics=["d", "wm"], samples=500)
+    return df, path
+
+
+def test_page_is_self_contained_and_escaped(report):
+    df, path = report
+    text = open(path, encoding="utf-8").read()
+    assert "<script" not in text.replace(html.escape("<script"), "")  # the store's name is text, not markup
+    assert html.escape(EVIL) in text
+    assert not re.search(r'(src|href)="(https?:)?//', text)  # no network access
+    imgs = re.findall(r'<img [^>]*src="([^"]+)"', text)
+    assert imgs and all(src.startswith("data:image/png;base64,") for src in imgs)
+    for src in imgs:
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    for heading in ("Summary", "Error distributions (EDF) and KS comparisons", "Error vs complexity",
+                    "Error vs parameters", "RegNet fit of the top models", "Per-block widths of the best models",
+                    "Training curves of the best models", "Trends across sweeps"):
+        assert f"<h2>{heading}</h2>" in text
+    assert "EDFs are flops-normalized" in text
+    assert "RegNetX and " in text or "RegNetX is better" in text  # the KS sentence
+
+
+def test_summary_table_numbers(report):
+    df, path = report
+    text = open(path, encoding="utf-8").read()
+    done = df[(df.sweep == "RegNetX") & (df.status == "done")]["error"]
+    row = re.search(r"<tr><td>RegNetX</td>(.*?)</tr>", text).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert int(cells[0]) == (df.sweep == "RegNetX").sum() and int(cells[1]) == len(done)
+    assert float(cells[-3]) == pytest.approx(done.min(), abs=1e-3)
+    assert float(cells[-1]) == pytest.approx(done.median(), rel=1e-3)
+
+
+def test_every_plot_written_as_png_svg_csv(report):
+    _, path = report
+    folder = os.path.join(os.path.dirname(path), "report_plots")
+    names = {os.path.splitext(f)[0] for f in os.listdir(folder)}
+    assert {"edf", "error_vs_complexity", "error_vs_d", "error_vs_wm", "efit", "block_widths", "curves",
+            "trends"} <= names
+    for name in names:
+        for ext in (".png", ".svg", ".csv"):
+            assert os.path.getsize(os.path.join(folder, name + ext)) > 0
+    edf = pd.read_csv(os.path.join(folder, "edf.csv"))
+    assert set(edf["sweep"]) == {"RegNetX", EVIL}
+    assert edf.groupby("sweep")["cumulative_fraction"].max().tolist() == pytest.approx([1.0, 1.0])
+    text = open(path, encoding="utf-8").read()
+    assert 'href="report_plots/edf.svg"' in text and 'href="report_plots/edf.csv"' in text
+
+
+def test_report_errors():
+    with pytest.raises(NetspaceError, match="empty"):
+        write_report(pd.DataFrame(), "/tmp/never.html")
+    df = demo_trials(n=5)
+    df["status"] = "running"
+    with pytest.raises(NetspaceError, match="no sweep has finished trials"):
+        write_report(df, "/tmp/never.html")
+    with pytest.raises(NetspaceError, match="normalize"):
+        write_report(demo_trials(n=5), "/tmp/never.html", normalize="acts")
+    with pytest.raises(NetspaceError, match="no column"):
+        write_report(demo_trials(n=5), "/tmp/never.html", metrics=["nope"])
+
+
+def test_report_keeps_a_sweep_without_finished_trials(tmp_path):
+    df = demo_trials(n=20, sweeps=("A", "B"))
+    df.loc[df.sweep == "B", "status"] = "pending"
+    text = open(write_report(df, tmp_path / "r.html", metrics=["wm"], samples=200), encoding="utf-8").read()
+    assert "No finished trials yet in: B" in text and "<tr><td>B</td>" in text
+
+
+def _chromium(args, cwd):
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
+                              text=True, timeout=120, cwd=cwd)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs headless Chromium at /usr/bin/chromium "
+                    "(Debian: apt-get install chromium)")
+def test_report_renders_in_chromium(report):
+    _, path = report
+    folder = os.path.dirname(path)
+    probed = os.path.join(folder, "_probe.html")
+    page = open(path, encoding="utf-8").read()
+    with open(probed, "w", encoding="utf-8") as f:
+        f.write(page.replace("<head>", "<head>" + PROBE, 1))
+    run = _chromium(["--virtual-time-budget=5000", "--dump-dom", "file://" + probed], folder)
+    found = re.search(r'<pre id="__probe">(.*?)</pre>', run.stdout, re.S)
+    assert found, f"the probe did not report (rc={run.returncode}): {run.stderr[-2000:]}"
+    probe = json.loads(html.unescape(found.group(1)))
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    assert probe["errors"] == [] and console == []
+    assert len(probe["images"]) >= 8
+    assert all(img["ok"] and img["width"] > 0 for img in probe["images"]), probe["images"]
+
+    shot = os.path.join(folder, "screenshot.png")
+    run = _chromium(["--window-size=1280,1600", "--hide-scrollbars", f"--screenshot={shot}", "file://" + path],
+                    folder)
+    assert os.path.exists(shot), run.stderr[-2000:]
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    non_white = np.mean(pixels.min(axis=2) < 0.9)
+    assert pixels.std() > 0.05 and 0.02 < non_white < 0.9, (pixels.std(), non_white)
+    if os.environ.get("NETSPACE_DOCS_SCREENSHOT"):  # refresh docs/report.png for the README
+        shutil.copy(shot, os.environ["NETSPACE_DOCS_SCREENSHOT"])
