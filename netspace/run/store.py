@@ -1,0 +1,202 @@
+"""One SQLite file per sweep: its settings and every trial's params, spec, cost and results.
+
+The sweep driver is the only writer (workers hand results back to it), and
+every change is one transaction, so killing the driver at any instant leaves
+the file consistent: a finished trial is either fully recorded or not at all.
+WAL mode lets readers (``sweep status``, analysis) read while it writes.
+
+The store knows nothing of training or plots: it keeps JSON-able values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from netspace.errors import NetspaceError
+
+STORE_NAME = "sweep.sqlite"
+STATUSES = ("pending", "running", "done", "diverged", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    trial INTEGER PRIMARY KEY,
+    params TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    flops INTEGER NOT NULL,
+    num_params INTEGER NOT NULL,
+    acts INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    error REAL,
+    best_error REAL,
+    epochs INTEGER,
+    wall_seconds REAL,
+    images_per_second REAL,
+    message TEXT,
+    started REAL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    trial INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    row TEXT NOT NULL,
+    PRIMARY KEY (trial, epoch)
+);
+"""
+
+
+class StoreError(NetspaceError):
+    """A sweep store is missing, unreadable or from another sweep."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One row of the trials table, JSON fields decoded."""
+
+    trial: int
+    params: dict[str, Any]
+    spec: dict[str, Any]
+    flops: int
+    num_params: int
+    acts: int
+    status: str
+    error: float | None
+    best_error: float | None
+    epochs: int | None
+    wall_seconds: float | None
+    images_per_second: float | None
+    message: str | None
+
+
+class Store:
+    """A sweep's SQLite store; use as a context manager or call ``close()``."""
+
+    def __init__(self, path: str | os.PathLike, *, create: bool = False) -> None:
+        path = Path(path)
+        if path.is_dir() or path.suffix != ".sqlite":
+            path = path / STORE_NAME
+        if not create and not path.exists():
+            raise StoreError(f"no sweep store at {path}; run 'netspace sweep' with --out {path.parent} first")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{path}: not a readable sweep store ({e})") from None
+
+    # -- lifecycle -----------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self) -> "_Transaction":
+        return _Transaction(self._db)
+
+    # -- settings ------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        rows = self._db.execute("SELECT key, value FROM settings").fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    def put_settings(self, settings: dict[str, Any]) -> None:
+        with self._tx() as db:
+            self._put_settings(db, settings)
+
+    @staticmethod
+    def _put_settings(db: sqlite3.Connection, settings: dict[str, Any]) -> None:
+        db.executemany("INSERT OR REPLACE INTO settings VALUES (?, ?)",
+                       [(k, json.dumps(v, sort_keys=True)) for k, v in settings.items()])
+
+    def initialize(self, settings: dict[str, Any], rows: Iterable[tuple[int, dict, dict, dict]]) -> None:
+        """Settings and the pending trials in one transaction: a sweep exists whole or not at all."""
+        with self._tx() as db:
+            self._put_settings(db, settings)
+            self._add_trials(db, rows)
+
+    # -- trials --------------------------------------------------------------
+    def add_trials(self, rows: Iterable[tuple[int, dict, dict, dict]]) -> None:
+        """Insert (trial, params, spec_dict, complexity) rows as pending, all or nothing."""
+        with self._tx() as db:
+            self._add_trials(db, rows)
+
+    @staticmethod
+    def _add_trials(db: sqlite3.Connection, rows: Iterable[tuple[int, dict, dict, dict]]) -> None:
+        db.executemany(
+            "INSERT INTO trials (trial, params, spec, flops, num_params, acts) VALUES (?, ?, ?, ?, ?, ?)",
+            [(i, json.dumps(p, sort_keys=True), json.dumps(s), c["flops"], c["params"], c["acts"])
+             for i, p, s, c in rows],
+        )
+
+    def mark_running(self, trial: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE trials SET status='running', started=? WHERE trial=?", (time.time(), trial))
+
+    def record_result(self, trial: int, result: dict[str, Any], metrics: list[dict[str, Any]]) -> None:
+        """Store a finished trial (done, diverged or failed) and its per-epoch metrics atomically."""
+        status = result.get("status", "failed")
+        if status not in STATUSES:
+            raise StoreError(f"trial {trial}: unknown status {status!r}")
+        with self._tx() as db:
+            db.execute(
+                "UPDATE trials SET status=?, error=?, best_error=?, epochs=?, wall_seconds=?, "
+                "images_per_second=?, message=?, finished=? WHERE trial=?",
+                (status, result.get("test_error"), result.get("best_test_error"), result.get("epochs"),
+                 result.get("wall_seconds"), result.get("images_per_second"), result.get("message"),
+                 time.time(), trial),
+            )
+            db.execute("DELETE FROM metrics WHERE trial=?", (trial,))
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
+                           [(trial, int(m["epoch"]), json.dumps(m)) for m in metrics])
+
+    def trials(self, status: str | Iterable[str] | None = None) -> list[Trial]:
+        sql = ("SELECT trial, params, spec, flops, num_params, acts, status, error, best_error, epochs, "
+               "wall_seconds, images_per_second, message FROM trials")
+        args: tuple = ()
+        if status is not None:
+            wanted = (status,) if isinstance(status, str) else tuple(status)
+            sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
+            args = wanted
+        rows = self._db.execute(sql + " ORDER BY trial", args).fetchall()
+        return [Trial(r[0], json.loads(r[1]), json.loads(r[2]), *r[3:]) for r in rows]
+
+    def metrics(self, trial: int) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT row FROM metrics WHERE trial=? ORDER BY epoch", (trial,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status").fetchall()
+        out = {s: 0 for s in STATUSES}
+        out.update(dict(rows))
+        return out
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def iter_stores(paths: Iterable[str | os.PathLike]) -> Iterator[Store]:
+    for p in paths:
+        yield Store(p)

@@ -1,0 +1,59 @@
+"""What one worker does with one trial: load the data (once per process) and train.
+
+Runs in a worker process (local executor) or a Ray task. Every outcome comes
+back as a result dict, so an exception in one trial is recorded as ``failed``
+and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+from netspace.errors import NetspaceError
+
+_DATA_CACHE: dict[str, Any] = {}
+
+
+def _data(settings: dict[str, Any]):
+    from netspace.data import load_data
+
+    key = json.dumps(settings, sort_keys=True)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()  # one dataset per worker is enough; keep memory flat
+        _DATA_CACHE[key] = load_data(**settings, num_workers=0)
+    return _DATA_CACHE[key]
+
+
+def run_trial(job: dict[str, Any]) -> dict[str, Any]:
+    """Train the job's spec into ``job["out_dir"]`` (resuming a checkpoint there)."""
+    from netspace.spec import NetSpec
+    from netspace.train import Schedule, train
+
+    try:
+        result = train(
+            NetSpec.from_dict(job["spec"]),
+            _data(job["data"]),
+            Schedule.from_dict(job["schedule"]),
+            out_dir=job["out_dir"],
+            progress=False,
+            handle_signals=False,
+        )
+    except NetspaceError as e:
+        return {"status": "failed", "message": str(e)}
+    except Exception as e:  # a bug or a resource problem in this trial only
+        tail = traceback.format_exc().strip().splitlines()[-3:]
+        return {"status": "failed", "message": f"{type(e).__name__}: {e} | " + " | ".join(tail)}
+    speeds = [m["images_per_second"] for m in result.metrics if m.get("images_per_second")]
+    status = result.status if result.status in ("done", "diverged") else "failed"
+    return {
+        "status": status,
+        "test_error": result.error,
+        "best_test_error": result.best_error,
+        "epochs": result.epochs,
+        "wall_seconds": result.wall_seconds,
+        "images_per_second": sum(speeds) / len(speeds) if speeds else None,
+        "message": None if status != "failed" else f"training ended as {result.status}",
+        "metrics": result.metrics,
+    }

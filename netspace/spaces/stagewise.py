@@ -1,0 +1,266 @@
+"""AnyNet-like spaces: every stage draws its own depth, width, b, g (and SE ratio).
+
+A :class:`StagewiseSpace` has a fixed number of stages of X blocks
+(``res_bottleneck``; Y blocks when ``se_ratio`` > 0), each stage stride 2,
+and one :class:`StageParam` per block parameter: a sampler, optionally
+``shared`` (one draw for all stages) or ``monotone`` (non-decreasing, or
+non-increasing, over the first ``monotone_stages`` stages). The paper's
+AnyNetX_A..E (``netspace.spaces.anynet``) and user YAML spaces
+(``netspace.spaces.yaml_space``) are instances.
+
+Distribution. A constrained space is the *subset* of the unconstrained one,
+and sampling it means drawing from the unconstrained distribution
+conditioned on the constraints. For samplers uniform on a grid, a
+non-decreasing k-tuple is drawn directly and exactly: k-multisets of a
+G-value grid correspond one-to-one to k-subsets of G + k - 1 slots ("stars
+and bars"), so a uniform k-subset gives a uniform non-decreasing tuple.
+Other samplers (log_uniform) are conditioned by rejection.
+
+Compatibility. An X block needs its bottleneck width round(w / b) to be a
+multiple of the group width g (and g <= w / b). ``compatibility="reject"``
+(the default, and what the paper spaces use) discards other draws, so every
+emitted spec carries exactly the drawn w, b, g and shared/monotone
+constraints hold literally in the spec; the AnyNetX spaces are thus uniform
+over their valid configurations. ``"adjust"`` instead applies the RegNet
+block-compatibility adjustment (``adjust_block_compatibility``: cap g at the
+bottleneck width, round the bottleneck width to a multiple of g), which keeps
+every draw but moves widths (and can lower g) off the drawn values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from netspace.errors import SpecError
+from netspace.spaces.batch import StageBatch
+from netspace.spaces.frame import Frame
+from netspace.spaces.regnet import adjust_block_compatibility
+from netspace.spaces.regnet_batch import adjust_block_compatibility_batch
+from netspace.spaces.samplers import Sampler, SpaceError
+from netspace.spaces.space import DesignSpace
+from netspace.spec import NetSpec, Stage
+
+# Block parameters a stage can draw, the plural key each takes in a params dict, and the value
+# used when a space does not draw it (group width 0 = one group, i.e. Stage.group_width None).
+STAGE_PARAMS = ("depth", "width", "bottleneck_ratio", "group_width", "se_ratio")
+PLURAL = {"depth": "depths", "width": "widths", "bottleneck_ratio": "bottleneck_ratios",
+          "group_width": "group_widths", "se_ratio": "se_ratios"}
+DEFAULTS = {"bottleneck_ratio": 1.0, "group_width": 0, "se_ratio": 0.0}
+INTEGER_PARAMS = ("depth", "width", "group_width")
+MONOTONE = ("increasing", "decreasing")
+COMPATIBILITY = ("reject", "adjust")
+
+
+@dataclass(frozen=True)
+class StageParam:
+    """How one block parameter is drawn across the stages."""
+
+    sampler: Sampler
+    shared: bool = False
+    monotone: str | None = None  # "increasing" (non-decreasing) or "decreasing" (non-increasing)
+    monotone_stages: int | None = None  # only the first k stages are ordered; None: all of them
+
+    def describe(self, num_stages: int) -> dict[str, Any]:
+        d = self.sampler.describe()
+        if self.shared:
+            d["shared"] = True
+        if self.monotone:
+            d["monotone"] = self.monotone
+            if self.monotone_stages not in (None, num_stages):
+                d["monotone_stages"] = self.monotone_stages
+        return d
+
+
+def _ordered_indices(rng: np.random.Generator, n: int, grid_size: int, k: int) -> np.ndarray:
+    """(n, k) uniform non-decreasing indices into a grid of grid_size values (stars and bars)."""
+    slots = grid_size + k - 1
+    if slots <= 4 * k:
+        chosen = np.argsort(rng.random((n, slots)), axis=1)[:, :k]
+    else:
+        # k distinct of many slots: draw with replacement and redraw the few rows that collide.
+        chosen = rng.integers(0, slots, (n, k))
+        chosen.sort(axis=1)
+        clash = np.flatnonzero((np.diff(chosen, axis=1) == 0).any(axis=1))
+        while clash.size:
+            redo = rng.integers(0, slots, (clash.size, k))
+            redo.sort(axis=1)
+            chosen[clash] = redo
+            clash = clash[(np.diff(redo, axis=1) == 0).any(axis=1)]
+    chosen = np.sort(chosen, axis=1)
+    return chosen - np.arange(k)
+
+
+class StagewiseSpace(DesignSpace):
+    """A fixed number of X/Y-block stages, each drawing its own parameters under shared/monotone rules."""
+
+    def __init__(self, name: str, num_stages: int, params: Mapping[str, StageParam], frame: Frame,
+                 *, compatibility: str = "reject", notes: str = "") -> None:
+        if not isinstance(num_stages, int) or num_stages < 1:
+            raise SpaceError(f"{name}: stages must be a positive integer, got {num_stages!r}")
+        unknown = sorted(set(params) - set(STAGE_PARAMS))
+        if unknown:
+            raise SpaceError(f"{name}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(STAGE_PARAMS)}")
+        for required in ("depth", "width"):
+            if required not in params:
+                raise SpaceError(f"{name}: parameter {required!r} is required")
+        if compatibility not in COMPATIBILITY:
+            raise SpaceError(f"{name}: compatibility must be one of {', '.join(COMPATIBILITY)}, got {compatibility!r}")
+        self.name = name
+        self.num_stages = num_stages
+        self.params = {k: params[k] for k in STAGE_PARAMS if k in params}
+        self.frame = frame
+        self.compatibility = compatibility
+        self.notes = notes
+        self._grids = {k: p.sampler.grid() for k, p in self.params.items()}
+        self._combos = self._compatible_combos()
+
+    def _compatible_combos(self) -> dict[str, np.ndarray] | None:
+        """Every compatible (width, b, g) of one stage, when stages draw them independently and uniformly.
+
+        Compatibility is a per-stage condition, so conditioning independent
+        uniform draws on it is the same as drawing each stage's triple
+        uniformly from this table: exact, and no candidate is wasted on an
+        incompatible draw (AnyNetX_A would otherwise reject ~80% of them).
+        """
+        names = ("width", "bottleneck_ratio", "group_width")
+        if self.compatibility != "reject" or not all(k in self.params for k in names):
+            return None
+        if any(self.params[k].shared or self.params[k].monotone or not self.params[k].sampler.uniform_on_grid
+               for k in names):
+            return None
+        w, b, g = np.meshgrid(*(self._grids[k] for k in names), indexing="ij")
+        w, b, g = w.ravel(), b.ravel(), g.ravel()
+        inner = np.round(w / b)
+        ok = (inner >= 1) & (g <= inner) & (inner % g == 0)
+        if not ok.any():
+            raise SpaceError(f"{self.name}: no width, bottleneck_ratio, group_width combination is compatible "
+                             "(the bottleneck width width/b must be a multiple of group_width)")
+        return {"width": w[ok], "bottleneck_ratio": b[ok], "group_width": g[ok]}
+
+    # -- sampling ------------------------------------------------------------
+    def _draw(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        s = self.num_stages
+        cols: dict[str, np.ndarray] = {}
+        ok = np.ones(n, dtype=bool)
+        if self._combos is not None:
+            pick = rng.integers(0, len(self._combos["width"]), (n, s))
+            cols.update({k: v[pick] for k, v in self._combos.items()})
+        for name, p in self.params.items():
+            if name in cols:
+                continue
+            if p.shared:
+                cols[name] = np.repeat(p.sampler.draw(rng, n)[:, None], s, axis=1)
+                continue
+            if not p.monotone:
+                cols[name] = p.sampler.draw(rng, (n, s))
+                continue
+            k = s if p.monotone_stages is None else p.monotone_stages
+            if p.sampler.uniform_on_grid:
+                grid = self._grids[name]
+                head = grid[_ordered_indices(rng, n, len(grid), k)]
+                if p.monotone == "decreasing":
+                    head = head[:, ::-1]
+            else:
+                head = p.sampler.draw(rng, (n, k))
+                step = np.diff(head, axis=1)
+                ok &= np.all(step >= 0 if p.monotone == "increasing" else step <= 0, axis=1)
+            tail = p.sampler.draw(rng, (n, s - k))
+            cols[name] = np.concatenate([head, tail], axis=1)
+        cols["_ok"] = ok
+        return cols
+
+    def _stage_batch(self, cols: dict[str, np.ndarray]) -> tuple[StageBatch, np.ndarray]:
+        n, s = cols["depth"].shape
+
+        def col(name: str, dtype: type) -> np.ndarray:
+            if name in cols:
+                return cols[name].astype(dtype)
+            return np.full((n, s), DEFAULTS[name], dtype=dtype)
+
+        width, b, g = col("width", np.int64), col("bottleneck_ratio", np.float64), col("group_width", np.int64)
+        if self.compatibility == "adjust" and "group_width" in self.params:
+            width, g = adjust_block_compatibility_batch(width, b, g)
+        batch = StageBatch(col("depth", np.int64), width, b, g, col("se_ratio", np.float64),
+                           np.full(s, 2, dtype=np.int64))
+        return batch, batch.valid() & cols["_ok"]
+
+    def _params_at(self, cols: dict[str, np.ndarray], i: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.params:
+            row = cols[name][i]
+            out[PLURAL[name]] = [int(v) for v in row] if name in INTEGER_PARAMS else [float(v) for v in row]
+        return out
+
+    # -- params -> spec ------------------------------------------------------
+    def to_spec(self, params: Mapping[str, Any]) -> NetSpec:
+        """Build from ``{"depths": [...], "widths": [...], ...}``; a scalar stands for all stages."""
+        s = self.num_stages
+        allowed = {PLURAL[k] for k in self.params}
+        unknown = sorted(set(params) - allowed)
+        if unknown:
+            raise SpecError(f"{self.name}: unknown parameter(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}")
+        values: dict[str, list] = {}
+        for name in STAGE_PARAMS:
+            key = PLURAL[name]
+            if key not in params:
+                if name in self.params and not (self.params[name].sampler.kind == "choice"
+                                                and len(self.params[name].sampler.values) == 1):
+                    raise SpecError(f"{self.name}: params need {key!r} ({s} values)")
+                fixed = self.params[name].sampler.values[0] if name in self.params else DEFAULTS[name]
+                values[name] = [fixed] * s
+                continue
+            v = params[key]
+            v = list(v) if isinstance(v, (list, tuple)) else [v] * s
+            if len(v) != s:
+                raise SpecError(f"{self.name}: {key} needs {s} values (one per stage), got {len(v)}")
+            values[name] = v
+        depths = [int(d) for d in values["depth"]]
+        widths = [int(w) for w in values["width"]]
+        bs = [float(b) for b in values["bottleneck_ratio"]]
+        gs = [int(g) for g in values["group_width"]]
+        if self.compatibility == "adjust" and "group_width" in self.params:
+            widths, gs = adjust_block_compatibility(widths, bs, gs)
+        stages = tuple(
+            Stage(block="res_bottleneck", depth=d, width=w, stride=2, bottleneck_ratio=b, group_width=g or None,
+                  se_ratio=float(se))
+            for d, w, b, g, se in zip(depths, widths, bs, gs, values["se_ratio"])
+        )
+        return self.frame.spec(stages)
+
+    # -- description ---------------------------------------------------------
+    def constraints(self) -> list[str]:
+        out = [f"{self.num_stages} stages of X blocks (res_bottleneck), each stride 2"]
+        for name, p in self.params.items():
+            if p.shared:
+                out.append(f"{name} shared by all stages")
+            if p.monotone:
+                k = self.num_stages if p.monotone_stages is None else p.monotone_stages
+                order = "non-decreasing" if p.monotone == "increasing" else "non-increasing"
+                out.append(f"{name} {order} over stages 1..{k}")
+        if "group_width" in self.params:
+            how = ("draws violating it are rejected" if self.compatibility == "reject"
+                   else "widths and g adjusted to satisfy it")
+            out.append(f"bottleneck width round(width / b) a multiple of group_width, g <= it ({how})")
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "kind": "stagewise",
+            "stages": self.num_stages,
+            "block": "res_bottleneck",
+            "params": {name: p.describe(self.num_stages) for name, p in self.params.items()},
+            "compatibility": self.compatibility,
+            "constraints": self.constraints(),
+            "frame": self.frame.describe(),
+        }
+        if self.notes:
+            d["notes"] = self.notes
+        return d
+
+    def __repr__(self) -> str:
+        return f"StagewiseSpace({self.name!r}, stages={self.num_stages}, variant={self.frame.variant!r})"
+

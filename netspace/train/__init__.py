@@ -1,0 +1,48 @@
+"""One training run: SGD schedule, mixed precision, checkpoint/resume, DDP.
+
+``train(spec, data, schedule, out_dir=...)`` trains ``spec`` (adapted to the
+data's channels, resolution and classes with ``for_input``) on
+``netspace.data.load_data(...)`` and returns a :class:`TrainResult`. The CLI
+``netspace train MODEL --data NAME --epochs E --out DIR`` is that one call.
+
+Default schedule (:class:`Schedule`), chosen for small images and short runs:
+
+==========================  =========  ====================================================
+setting                     default    why
+==========================  =========  ====================================================
+optimizer                   SGD        momentum 0.9, Nesterov: the standard for conv nets
+batch_size                  128        global over all DDP ranks; fits any small model
+lr                          0.2        peak; high is fine with BN, warmup and smoothing,
+                                       and short runs need to move fast
+warmup_epochs               1          linear from 0.1 x lr: early BN statistics are noisy
+schedule                    cosine     to 0, stepped every iteration (no epoch-edge jumps)
+weight_decay                5e-4       CIFAR-scale standard; not on BN or biases
+                                       (``decay_norm_and_bias=False``)
+label_smoothing             0.1        better calibrated, slightly lower error
+ema_decay                   0 (off)    weight EMA helps long runs; on short cosine runs
+                                       the final weights are already averaged enough
+zero_init_last_bn           True       residual blocks start as identity: faster start
+augment                     True       dataset policy: pad+random crop, flip if sensible
+precision                   auto       bf16 autocast + channels_last on CPUs with
+                                       AVX512-BF16/AMX and on CUDA (fp16 + GradScaler on
+                                       GPUs without bf16); fp32 elsewhere
+eval_split                  test       "val" (needs val_fraction > 0) for search
+seed                        0          same seed, same device => same weights
+==========================  =========  ====================================================
+
+Files in ``out_dir``: ``metrics.jsonl`` (one object per epoch: epoch,
+train_loss, train_error, test_error or val_error (percent), lr, seconds,
+images_per_second), ``checkpoint.pt`` (atomic; every epoch and on
+SIGINT/SIGTERM, loadable with ``torch.load(weights_only=True)``) and
+``result.json`` (status ``done`` or ``diverged``, final and best error,
+epochs, wall_seconds, complexity, spec, schedule, data). Rerunning the same
+call continues from the checkpoint, or reports a finished result; different
+settings are refused naming the differing keys. A NaN/inf loss ends the run
+as ``diverged`` with error 100.
+"""
+
+from netspace.train.loop import adapt_spec, train
+from netspace.train.result import TrainResult
+from netspace.train.schedule import Schedule, TrainError, lr_at
+
+__all__ = ["Schedule", "TrainError", "TrainResult", "adapt_spec", "lr_at", "train"]
