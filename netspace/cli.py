@@ -274,7 +274,27 @@ def _export(rows: list[dict], fmt: str, out: str | None) -> int:
     return 0
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_zoo, _add_info, _add_train, _add_sweep]
+# -- analyze -----------------------------------------------------------------
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="compare sweeps: EDFs, KS tests, best ranges, RegNet fits, in one HTML page")
+    p.add_argument("dirs", nargs="+", help="sweep directories")
+    p.add_argument("--out", default="report.html", help="the HTML page to write (default report.html)")
+    p.add_argument("--normalize", choices=["flops", "params"], help="complexity-normalize the EDFs")
+    p.add_argument("--metrics", help="parameters to plot error against, comma-separated (default: all sampled)")
+    p.set_defaults(func=_cmd_analyze)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from netspace.report import write_report
+    from netspace.run.frame import load
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    path = write_report(load(args.dirs), args.out, normalize=args.normalize, metrics=metrics)
+    print(path)
+    return 0
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_zoo, _add_info, _add_train, _add_sweep, _add_analyze]
 
 
 def build_parser() -> argparse.ArgumentParser:

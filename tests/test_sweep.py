@@ -46,6 +46,16 @@ def test_local_sweep_trains_and_stores_every_trial(tmp_path):
     assert len(rows) == 3 and all(r["status"] == "done" for r in rows)
     st = sweep_status(tmp_path)
     assert st["best"]["error"] == min(r["error"] for r in rows)
+    # The sweep reads into the analysis frame and the report.
+    from netspace.cli import main
+    from netspace.run.frame import load
+
+    df = load(tmp_path)
+    assert list(df["trial"]) == [0, 1, 2] and (df["status"] == "done").all()
+    assert all(len(c) == 1 for c in df["curve"]) and all(sum(1 for _ in w) >= 12 for w in df["block_widths"])
+    assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "report.html")]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert tmp_path.name in html and "<img" in html
     # Rerunning the finished sweep trains nothing.
     before = os.path.getmtime(tmp_path / "trials" / "0000" / "result.json")
     run_sweep(SweepConfig(**TINY), tmp_path, workers=2, log=_quiet)
