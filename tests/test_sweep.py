@@ -168,3 +168,11 @@ def test_ray_executor_real_local_cluster(tmp_path):
     import ray
 
     ray.shutdown()
+
+
+def test_analyze_errors(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "netspace.cli", "analyze", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "no sweep store" in proc.stderr and "Traceback" not in proc.stderr
+    Store(tmp_path, create=True).close()
+    proc = subprocess.run([sys.executable, "-m", "netspace.cli", "analyze", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "has no trials yet" in proc.stderr
