@@ -21,7 +21,9 @@ weight_decay                5e-4       CIFAR-scale standard; not on BN or biases
 label_smoothing             0.1        better calibrated, slightly lower error
 ema_decay                   0 (off)    weight EMA helps long runs; on short cosine runs
                                        the final weights are already averaged enough
-zero_init_last_bn           True       residual blocks start as identity: faster start
+zero_init_last_bn           False      identity-start residual blocks learn slower in
+                                       short runs (ResNet-20, 94 steps on 3000 Fashion-MNIST
+                                       images: 42% test error with it, 26% without)
 augment                     True       dataset policy: pad+random crop, flip if sensible
 precision                   auto       bf16 autocast + channels_last on CPUs with
                                        AVX512-BF16/AMX and on CUDA (fp16 + GradScaler on

@@ -159,7 +159,13 @@ class _Run:
         assert self.out is not None
         self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / RESULT
-        if self.resume is False or not path.exists():
+        if self.resume is False:
+            if self.ctx.is_main:  # starting over: no stale result or checkpoint may survive
+                for name in (RESULT, CHECKPOINT):
+                    (self.out / name).unlink(missing_ok=True)
+            distributed.barrier(self.ctx)
+            return None
+        if not path.exists():
             return None
         try:
             stored = json.loads(path.read_text())

@@ -37,7 +37,7 @@ class Schedule:
     final_lr_factor: float = 0.0    # cosine ends at lr * final_lr_factor
     label_smoothing: float = 0.1
     ema_decay: float = 0.0          # 0 disables the weight EMA
-    zero_init_last_bn: bool = True
+    zero_init_last_bn: bool = False
     augment: bool = True            # random crop + flip per the dataset's policy
     precision: str = "auto"         # auto | bf16 | fp16 | fp32
     channels_last: bool | None = None   # None: the faster layout for the device (see precision.py)
