@@ -16,7 +16,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from netspace.errors import NetspaceError
 
@@ -196,7 +196,3 @@ class _Transaction:
     def __exit__(self, exc_type, *_: object) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
-
-def iter_stores(paths: Iterable[str | os.PathLike]) -> Iterator[Store]:
-    for p in paths:
-        yield Store(p)
