@@ -68,6 +68,22 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_info)
 
 
+def _print_cell_info(name: str, spec, cx: dict, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"name": name, "resolution": spec.resolution, "num_classes": spec.num_classes,
+                          "in_channels": spec.in_channels, **cx, "spec": spec.to_dict()}, indent=1))
+        return 0
+    print(f"{name}: NASNet cells, {spec.resolution}px, {spec.in_channels} channel(s), {spec.num_classes} classes")
+    print(f"  stem: 3x3 conv, width {spec.stem_width}, stride {spec.stem_stride}; cells (R = reduction): "
+          + " ".join(f"{'R' if r else 'N'}{f}" for r, f in spec.cells()))
+    for kind in ("normal", "reduction"):
+        blocks = "; ".join(f"{a}:{oa} + {b}:{ob}" for a, oa, b, ob in getattr(spec, kind))
+        print(f"  {kind}: {blocks}")
+    print(f"  flops {_human(cx['flops'])} ({cx['flops']:,} multiply-adds), params {_human(cx['params'])} "
+          f"({cx['params']:,}), acts {_human(cx['acts'])} ({cx['acts']:,})")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from netspace import zoo
     from netspace.complexity import complexity
@@ -86,10 +102,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
                          num_classes=args.classes or spec.num_classes)
     cx = complexity(spec)
     name = spec.name or (args.model or f"regnet({args.regnet})")
+    if not hasattr(spec, "stages"):  # a cell network (CellNetSpec)
+        return _print_cell_info(name, spec, cx, args.json)
     stages = [
         {"block": s.block, "depth": s.depth, "width": s.width, "stride": s.stride,
          "group_width": s.group_width, "bottleneck_ratio": s.bottleneck_ratio, "se_ratio": s.se_ratio,
-         **({"kernel": s.kernel, "expansion": s.expansion} if s.block == "mbconv" else {})}
+         **({"kernel": s.kernel, "expansion": s.expansion, "skip": s.skip} if s.block in ("mbconv", "conv")
+            else {})}
         for s in spec.stages
     ]
     if args.json:
@@ -186,7 +205,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="sample, train and store N models of a design space "
                        "(also: sweep status DIR, sweep export DIR)")
-    p.add_argument("space", help="AnyNetX_A..E, RegNet, RegNetX, RegNetY or a space YAML; or 'status'/'export'")
+    p.add_argument("space", help="AnyNetX_A..E, RegNet, RegNetX, RegNetY, MnasNet, NASNet or a space YAML; "
+                                   "or 'status'/'export'")
     p.add_argument("dir", nargs="?", help="sweep directory (for status/export)")
     p.add_argument("--samples", type=int, help="number of models to sample")
     p.add_argument("--flops", help="flops window, e.g. 360M:400M")
@@ -229,6 +249,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 print(f"best: trial {b['trial']}, error {b['error']:.2f}%, flops {_human(b['flops'])}")
             if st["eta_seconds_one_worker"] is not None and st["counts"]["pending"] + st["counts"]["running"]:
                 print(f"ETA: {st['eta_seconds_one_worker'] / 60:.1f} min of single-worker time left")
+            from netspace.run.search import search_summary
+
+            found = search_summary(directory)
+            if found:
+                print(f"search: {found['strategy']}, reward {found['reward']}, {found['told']} of "
+                      f"{found['budget']} trials told to the strategy")
+                _print_best(found)
             return 0
         return _export(export_rows(directory), args.format, args.out if args.dir else None)
     if args.dir:
@@ -274,6 +301,153 @@ def _export(rows: list[dict], fmt: str, out: str | None) -> int:
     return 0
 
 
+# -- study -------------------------------------------------------------------
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    from netspace.study import PRESETS
+
+    p = sub.add_parser("study", help="the paper's study, AnyNetX_A..E -> RegNetX/Y, swept and compared in one report")
+    p.add_argument("--preset", default="quick", choices=list(PRESETS),
+                   help="; ".join(f"{k}: {v.about}" for k, v in PRESETS.items()))
+    p.add_argument("--data", default="fashion-mnist", help="dataset (default fashion-mnist)")
+    p.add_argument("--data-dir", help="dataset directory")
+    p.add_argument("--out", default="runs/study", help="study directory (default runs/study)")
+    p.add_argument("--spaces", help="comma-separated subset of the spaces (default: all seven)")
+    p.add_argument("--samples", type=int, help="models per space (default: the preset's)")
+    p.add_argument("--epochs", type=int, help="epochs per model (default: the preset's)")
+    p.add_argument("--flops", help="flops window (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, help="concurrent trials (default: one per core)")
+    p.add_argument("--executor", default="local", choices=["local", "ray"])
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--force-new", action="store_true", help="start over (the old study is kept aside)")
+    p.set_defaults(func=_cmd_study)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from netspace.study import STUDY_SPACES, StudyConfig, run_study
+
+    spaces = STUDY_SPACES
+    if args.spaces:
+        spaces = tuple(s.strip() for s in args.spaces.split(",") if s.strip())
+        unknown = [s for s in spaces if s not in STUDY_SPACES]
+        if unknown:
+            raise NetspaceError(f"study: unknown space(s) {', '.join(unknown)}; choose from {', '.join(STUDY_SPACES)}")
+    for name in ("samples", "epochs"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise NetspaceError(f"study: --{name} must be >= 1, got {v}")
+    config = StudyConfig(preset=args.preset, data=args.data, data_dir=args.data_dir, seed=args.seed, spaces=spaces,
+                         samples=args.samples, epochs=args.epochs, flops=args.flops)
+    try:
+        result = run_study(config, args.out, workers=args.workers, executor=args.executor, address=args.address,
+                           force_new=args.force_new)
+    except KeyboardInterrupt:
+        print(f"netspace study: interrupted; rerun the same command to resume {args.out}", file=sys.stderr)
+        return 130
+    for space, counts in result["counts"].items():
+        print(f"{space}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    if result["report"]:
+        print(result["report"])
+    return 0
+
+
+# -- search ------------------------------------------------------------------
+def _add_search(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="architecture search (random, REINFORCE, evolution) with an accuracy or "
+                       "MnasNet latency reward; resumable, read by sweep status and analyze")
+    p.add_argument("space", help="a space with a token form: mnasnet, nasnet")
+    p.add_argument("--strategy", required=True, choices=["random", "reinforce", "evolution"])
+    p.add_argument("--budget", type=int, required=True, help="trials to train in all (a rerun with more continues)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs per trial (default 1)")
+    p.add_argument("--data", default="fashion-mnist", help="dataset (default fashion-mnist)")
+    p.add_argument("--data-dir", help="dataset directory")
+    p.add_argument("--reward", default="accuracy", choices=["accuracy", "mnas"],
+                   help="accuracy, or mnas: ACC x (LAT/T)^w (default accuracy)")
+    p.add_argument("--target-latency", type=float, metavar="MS", help="latency target T of the mnas reward (ms)")
+    p.add_argument("--constraint", default="soft", choices=["soft", "hard"],
+                   help="mnas exponents: soft alpha=beta=-0.07, hard alpha=0 beta=-1 (default soft)")
+    p.add_argument("--latency", choices=["measure", "flops", "none"],
+                   help="cost of the mnas reward: measure (batch-1 inference here, default) or flops (proxy)")
+    p.add_argument("--target-flops", metavar="N", help="flops target of the mnas reward with --latency flops (e.g. 20M)")
+    p.add_argument("--latency-device", default="cpu", help="device the latency is measured on (default cpu)")
+    p.add_argument("--latency-threads", type=int, default=1, help="CPU threads for latency (default 1)")
+    p.add_argument("--batch", type=int, default=4, help="candidates per round; REINFORCE's batch (default 4)")
+    p.add_argument("--population", type=int, default=16, help="evolution: population size P (default 16)")
+    p.add_argument("--sample-size", type=int, default=4, help="evolution: tournament sample S (default 4)")
+    p.add_argument("--controller-lr", type=float, default=0.01, help="REINFORCE: controller Adam lr (default 0.01)")
+    p.add_argument("--entropy-weight", type=float, default=1e-3, help="REINFORCE: entropy bonus (default 0.001)")
+    p.add_argument("--out", required=True, help="search directory")
+    p.add_argument("--workers", type=int, help="concurrent trials (default: one per core)")
+    p.add_argument("--executor", default="local", choices=["local", "ray"])
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variant", choices=["imagenet", "small"], help="space variant (default: from the data)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--limit-train", type=int, help="train on a seeded subset of N images")
+    p.add_argument("--limit-test", type=int, help="evaluate on a seeded subset of N test images")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="validation split carved from train (default 0.1)")
+    p.add_argument("--eval-split", default="val", choices=["val", "test"], help="rewarded split (default val)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"])
+    p.add_argument("--force-new", action="store_true", help="start over (the old search is kept aside)")
+    p.set_defaults(func=_cmd_search)
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from netspace.run.search import SearchConfig, run_search
+    from netspace.spaces.window import parse_count
+
+    target_flops = parse_count(args.target_flops, what="--target-flops") if args.target_flops else None
+    config = SearchConfig(
+        space=args.space, strategy=args.strategy, budget=args.budget, epochs=args.epochs, data=args.data,
+        reward=args.reward, target_latency=args.target_latency, target_flops=target_flops,
+        constraint=args.constraint, latency=args.latency, latency_device=args.latency_device,
+        latency_threads=args.latency_threads, seed=args.seed, batch=args.batch, population=args.population,
+        sample_size=args.sample_size, controller_lr=args.controller_lr, entropy_weight=args.entropy_weight,
+        variant=args.variant, data_dir=args.data_dir, batch_size=args.batch_size, lr=args.lr,
+        limit_train=args.limit_train, limit_test=args.limit_test, val_fraction=args.val_fraction,
+        eval_split=args.eval_split, precision=args.precision)
+    try:
+        summary = run_search(config, args.out, workers=args.workers, executor=args.executor, address=args.address,
+                             force_new=args.force_new)
+    except KeyboardInterrupt:
+        print(f"netspace search: interrupted; rerun the same command to resume {args.out}", file=sys.stderr)
+        return 130
+    print(", ".join(f"{k} {v}" for k, v in summary["counts"].items()))
+    _print_best(summary)
+    return 0
+
+
+def _print_best(summary: dict) -> None:
+    b = summary["best"]
+    if not b:
+        return
+    err = f"{b['error']:.2f}%" if b["error"] is not None else "-"
+    lat = f", latency {b['latency_ms']:.3f} ms" if b["latency_ms"] is not None else ""
+    print(f"best: trial {b['trial']}, reward {b['reward']:.4f}, error {err}, flops {_human(b['flops'])}{lat}")
+
+
+# -- export ------------------------------------------------------------------
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a trained or named model as TorchScript or ONNX, checked against PyTorch")
+    p.add_argument("source", help="sweep/search directory, train run directory, or model (zoo name, spec JSON)")
+    p.add_argument("--trial", type=int, help="trial K of a sweep/search directory")
+    p.add_argument("--best", action="store_true", help="the best trial (highest reward; lowest error for sweeps)")
+    p.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"])
+    p.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from netspace.export import export_model
+
+    r = export_model(args.source, args.out, format=args.format, trial=args.trial, best=args.best)
+    what = f"trial {r.trial} of {r.source}" if r.trial is not None else r.source
+    check = f"max |diff| {r.max_abs_diff:.2e} ({r.checked_with})" if r.max_abs_diff is not None else r.checked_with
+    print(f"{r.path}: {r.format} of {what}{'' if r.trained else ' (untrained weights)'}; outputs match PyTorch, {check}")
+    return 0
+
+
 # -- analyze -----------------------------------------------------------------
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="compare sweeps: EDFs, KS tests, best ranges, RegNet fits, in one HTML page")
@@ -294,7 +468,202 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_zoo, _add_info, _add_train, _add_sweep, _add_analyze]
+# -- latency -----------------------------------------------------------------
+def _add_latency(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("latency", help="measure a model's latency here (median, p10/p90, images/s); "
+                       "on a sweep or search directory, every trial's, into its store")
+    p.add_argument("model", help="zoo name, RegNet parameters (d=..,w0=..), a spec JSON file, "
+                   "or a sweep/search directory")
+    p.add_argument("--batch", type=int, default=1, help="images per step (default 1)")
+    p.add_argument("--resolution", type=int, help="input resolution (default: the model's)")
+    p.add_argument("--channels", type=int, help="input channels (default: the model's)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--threads", type=int, help="CPU threads for the measurement (default: torch's current)")
+    p.add_argument("--mode", default="inference", choices=["inference", "train"],
+                   help="inference: forward pass; train: forward, backward, SGD step (default inference)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps first (default 5)")
+    p.add_argument("--max-seconds", type=float, help="time limit of the timed phase per model "
+                   "(default 10; 5 per trial for a directory)")
+    p.add_argument("--lookup", metavar="FILE", help="per-block lookup table (JSON; created or extended): "
+                   "also predict the latency as the sum of the model's blocks")
+    p.add_argument("--force", action="store_true", help="directory: re-measure trials measured before")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_latency)
+
+
+def _cmd_latency(args: argparse.Namespace) -> int:
+    import os
+
+    from netspace import zoo
+    from netspace.latency import LatencyTable, measure
+
+    table = None
+    if args.lookup:
+        settings = {"batch": args.batch, "device": args.device, "threads": args.threads, "mode": args.mode}
+        table = (LatencyTable.load(args.lookup, **settings) if os.path.exists(args.lookup)
+                 else LatencyTable(**settings))
+    if os.path.isdir(args.model) and os.path.exists(os.path.join(args.model, "sweep.sqlite")):
+        from netspace.run.latency import lookup_summary, measure_trials
+
+        max_seconds = 5.0 if args.max_seconds is None else args.max_seconds
+        rows = measure_trials(args.model, batch=args.batch, resolution=args.resolution, device=args.device,
+                              threads=args.threads, mode=args.mode, warmup=args.warmup, max_seconds=max_seconds,
+                              table=table, force=args.force)
+        if table is not None:
+            table.save(args.lookup)
+        summary = lookup_summary(rows)
+        if args.json:
+            print(json.dumps({"trials": rows, "lookup": summary}, indent=1))
+            return 0
+        ms = sorted(r["median_ms"] for r in rows)
+        print(f"{args.model}: {len(rows)} trials measured and stored; median latency {ms[0]:.3f}..{ms[-1]:.3f} ms")
+        if summary:
+            print(f"lookup table ({len(table)} blocks): median |error| {100 * summary['median_abs_rel_error']:.1f}%, "
+                  f"mean |error| {100 * summary['mean_abs_rel_error']:.1f}%, Spearman {summary['spearman']:.3f}")
+        return 0
+    if args.channels is not None and args.channels < 1:
+        raise NetspaceError(f"--channels must be a positive integer, got {args.channels}")
+    spec = zoo.resolve(args.model)
+    result = measure(spec, batch=args.batch, resolution=args.resolution, in_channels=args.channels,
+                     device=args.device, threads=args.threads, mode=args.mode, warmup=args.warmup,
+                     max_seconds=10.0 if args.max_seconds is None else args.max_seconds)
+    out = result.to_dict()
+    if table is not None:
+        from netspace.spec import for_input
+
+        adapted = spec
+        if (result.resolution, result.in_channels) != (spec.resolution, spec.in_channels):
+            adapted = for_input(spec, in_channels=result.in_channels, resolution=result.resolution,
+                                num_classes=spec.num_classes)
+        out["predicted_ms"] = table.predict(adapted)
+        out["lookup_rel_error"] = out["predicted_ms"] / result.median_ms - 1.0
+        table.save(args.lookup)
+    if args.json:
+        print(json.dumps({"name": spec.name or args.model, **out}, indent=1))
+        return 0
+    threads = f", {result.threads} thread(s)" if result.threads else ""
+    print(f"{spec.name or args.model}: {result.resolution}px, batch {result.batch}, {result.device}{threads}, "
+          f"{result.mode}")
+    print(f"  median {result.median_ms:.3f} ms (p10 {result.p10_ms:.3f}, p90 {result.p90_ms:.3f}), "
+          f"{result.images_per_second:,.1f} images/s, {result.repeats} repeats"
+          + ("" if result.stable else f", not stable within {result.seconds:.1f} s"))
+    if table is not None:
+        print(f"  lookup table: {out['predicted_ms']:.3f} ms ({100 * out['lookup_rel_error']:+.1f}%)")
+    return 0
+
+
+# -- runtime-fit -------------------------------------------------------------
+def _add_runtime_fit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("runtime-fit", help="which of flops, params, acts predicts measured latency "
+                       "(held-out R^2, Spearman, relative error; HTML page)")
+    p.add_argument("sources", nargs="+", metavar="DIR",
+                   help="sweep/search directories measured with 'netspace latency DIR', or CSV files with "
+                   "flops, params, acts and the target column")
+    p.add_argument("--target", default="latency_ms", help="the measured time column (default latency_ms)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
+    p.add_argument("--out", default="runtime.html", help="the HTML page to write (default runtime.html)")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.set_defaults(func=_cmd_runtime_fit)
+
+
+def _cmd_runtime_fit(args: argparse.Namespace) -> int:
+    import os
+
+    import pandas as pd
+
+    from netspace.analysis import fit_runtime_models
+    from netspace.report.runtime import write_runtime_report
+    from netspace.run.frame import load
+
+    frames = []
+    for src in args.sources:
+        if os.path.isfile(src) and src.endswith(".csv"):
+            try:
+                frames.append(pd.read_csv(src))
+            except (OSError, ValueError) as e:
+                raise NetspaceError(f"cannot read {src}: {e}") from None
+        else:
+            frames.append(load(src))
+    df = pd.concat(frames, ignore_index=True)
+    table, preds = fit_runtime_models(df, target=args.target, folds=args.folds, seed=args.seed)
+    setting = ""
+    if "latency_device" in df.columns:
+        d = df.dropna(subset=[args.target])
+        setting = ", ".join(f"{k.removeprefix('latency_')} {', '.join(map(str, d[k].dropna().unique()))}"
+                            for k in ("latency_device", "latency_batch", "latency_threads", "latency_mode")
+                            if k in d and d[k].notna().any())
+    path = write_runtime_report(table, preds, args.out, target=args.target, setting=setting)
+    if args.json:
+        print(json.dumps(table.to_dict(orient="records"), indent=1))
+        return 0
+    print(f"{len(preds)} models, held-out ({args.folds}-fold) scores:")
+    print(f"  {'model':<34}{'R^2':>8}{'Spearman':>10}{'rel.err':>9}")
+    for r in table.itertuples(index=False):
+        print(f"  {r.formula:<34}{r.r2:>8.3f}{r.spearman:>10.3f}{100 * r.mean_rel_error:>8.1f}%")
+    print(path)
+    return 0
+
+
+# -- scale -------------------------------------------------------------------
+def _add_scale(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scale", help="compound scaling (EfficientNet) on your data: grid-search alpha, beta, "
+                       "gamma, then the family phi = 0..K; optionally RegNet-trend models at the same flops")
+    p.add_argument("model", help="zoo name, RegNet parameters, a spec JSON or result.json, or a sweep/search "
+                   "directory (its best trial)")
+    p.add_argument("--data", required=True, metavar="NAME", help="fashion-mnist, cifar10, imagefolder or synthetic")
+    p.add_argument("--phi", type=int, required=True, metavar="K", help="largest family member (phi = 1..K)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (grid.csv, family.csv, "
+                   "family.json, runs/)")
+    p.add_argument("--budget", type=float, default=2.0, help="flops multiplier per phi: alpha*beta^2*gamma^2 "
+                   "(default 2)")
+    p.add_argument("--step", type=float, default=0.1, help="grid step of beta and gamma (default 0.1)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs per candidate and family member (default 1)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="dataset directory")
+    p.add_argument("--limit-train", type=int, metavar="N", help="train on a seeded subset of N images")
+    p.add_argument("--limit-test", type=int, metavar="N", help="evaluate on a seeded subset of N images")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--regnet-sweep", nargs="+", metavar="DIR", help="RegNet sweep(s) whose trend of good models "
+                   "gives a RegNet at each family member's flops, for comparison")
+    p.add_argument("--no-train-family", action="store_true", help="build the family without training it")
+    p.add_argument("--json", action="store_true", help="print family.json's content")
+    p.set_defaults(func=_cmd_scale)
+
+
+def _cmd_scale(args: argparse.Namespace) -> int:
+    from netspace.scaling import base_spec, compound_scale, fit_regnet_trend
+    from netspace.train import Schedule
+
+    trend = None
+    if args.regnet_sweep:
+        from netspace.run.frame import load
+
+        trend = fit_regnet_trend(load(args.regnet_sweep))
+    schedule = Schedule(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    result = compound_scale(base_spec(args.model), args.data, phi=args.phi, budget=args.budget, step=args.step,
+                            schedule=schedule, data_dir=args.data_dir, limit_train=args.limit_train,
+                            limit_test=args.limit_test, seed=args.seed, device=args.device,
+                            train_family=not args.no_train_family, regnet_trend=trend, out_dir=args.out)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1, default=str))
+        return 0
+    print(f"alpha {result.alpha:.3f} (depth), beta {result.beta:.2f} (width), gamma {result.gamma:.2f} "
+          f"(resolution): alpha*beta^2*gamma^2 = {result.alpha * result.beta ** 2 * result.gamma ** 2:.3f}")
+    print(f"{'family':<9}{'phi':>4}{'depth':>7}{'width':>7}{'res':>5}{'flops':>10}{'params':>10}{'acts':>10}"
+          f"{'error':>8}")
+    for r in result.family.itertuples(index=False):
+        err = "-" if r.error != r.error else f"{r.error:.2f}"
+        print(f"{r.family:<9}{r.phi:>4}{r.depth:>7}{r.width:>7}{r.resolution:>5}{_human(r.flops):>10}"
+              f"{_human(r.params):>10}{_human(r.acts):>10}{err:>8}")
+    print(f"specs and tables in {args.out} (family.json, family.csv, grid.csv)")
+    return 0
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_zoo, _add_info, _add_train, _add_sweep, _add_study, _add_search, _add_analyze,
+                                                                  _add_export, _add_latency, _add_runtime_fit, _add_scale]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -97,6 +97,13 @@ def _block(cx: _Cost, st: Stage, w_in: int, stride: int) -> None:
         cx.conv(w_exp, w_out, 1)
         cx.bn(w_out)
         return
+    if st.block == "conv":
+        cx.conv(w_in, w_out, st.kernel, stride)
+        cx.bn(w_out)
+        w_se = se_width_mbconv(w_in, st.se_ratio)
+        if w_se:
+            cx.se(w_out, w_se)
+        return
     # Residual blocks: projection shortcut (1x1 conv + BN) when shape changes.
     if w_in != w_out or stride != 1:
         size = cx.size
@@ -123,7 +130,11 @@ def _block(cx: _Cost, st: Stage, w_in: int, stride: int) -> None:
 
 
 def complexity(spec: NetSpec) -> dict[str, int]:
-    """``{"flops": multiply-adds, "params": ..., "acts": ...}`` of one image."""
+    """``{"flops": multiply-adds, "params": ..., "acts": ...}`` of one image (a NetSpec or a CellNetSpec)."""
+    if not isinstance(spec, NetSpec):
+        from netspace.complexity_cells import cell_complexity
+
+        return cell_complexity(spec)
     cx = _Cost(spec.resolution)
     stem = spec.stem
     if stem.kind == "resnet":

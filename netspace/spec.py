@@ -32,8 +32,14 @@ STEM_KINDS = ("simple", "resnet", "cifar")
 # "res_basic": two 3x3 convs plus a residual. "res_bottleneck": 1x1, 3x3 group
 # conv (+ SE), 1x1 plus a residual: the X block (the Y block with SE).
 # "mbconv": inverted bottleneck (1x1 expand, kxk depthwise, SE, 1x1 linear
-# projection) with an identity skip where shapes allow, as in EfficientNet.
-BLOCK_KINDS = ("vanilla", "res_basic", "res_bottleneck", "mbconv")
+# projection) with an identity skip where shapes allow, as in EfficientNet; at
+# expansion 1 it is MobileNet's separable conv (kxk depthwise, SE, 1x1).
+# "conv": one kxk conv, BN, act (+ SE), with the same identity skip (MnasNet's
+# regular-conv op). ``Stage.skip = False`` drops the skip of these two kinds.
+BLOCK_KINDS = ("vanilla", "res_basic", "res_bottleneck", "mbconv", "conv")
+# Blocks whose identity skip (stride 1, same width) is optional, and whose
+# kernel and SE ratio are free.
+MOBILE_BLOCKS = ("mbconv", "conv")
 
 ACTIVATIONS = ("relu", "silu")
 
@@ -69,6 +75,7 @@ class Stage:
     se_ratio: float = 0.0
     kernel: int = 3
     expansion: float = 1.0
+    skip: bool = True
 
     @property
     def bottleneck_width(self) -> int:
@@ -135,7 +142,8 @@ class NetSpec:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict; ``from_dict(to_dict(s)) == s`` exactly."""
         d = dataclasses.asdict(self)
-        d["stages"] = [dict(s) for s in d["stages"]]
+        # ``skip`` is written only when off, so specs without it keep their stored form.
+        d["stages"] = [{k: v for k, v in s.items() if k != "skip" or v is not True} for s in d["stages"]]
         return d
 
     def to_json(self, indent: int | None = None) -> str:
@@ -267,12 +275,16 @@ def _validate_stage(st: Stage, i: int) -> None:
         if st.group_width is not None:
             raise SpecError(f"{where}: group_width applies only to res_bottleneck blocks, not {st.block!r}")
     if st.block in ("vanilla", "res_basic") and st.se_ratio:
-        raise SpecError(f"{where}: se_ratio applies to res_bottleneck and mbconv blocks, not {st.block!r}")
-    if st.block != "mbconv":
-        if st.expansion != 1.0:
-            raise SpecError(f"{where}: expansion applies only to mbconv blocks, not {st.block!r}")
-        if st.kernel != 3:
-            raise SpecError(f"{where}: kernel applies only to mbconv blocks (others use 3x3), not {st.block!r}")
+        raise SpecError(f"{where}: se_ratio applies to res_bottleneck and mbconv/conv blocks, not {st.block!r}")
+    if st.block != "mbconv" and st.expansion != 1.0:
+        raise SpecError(f"{where}: expansion applies only to mbconv blocks, not {st.block!r}")
+    if st.block not in MOBILE_BLOCKS and st.kernel != 3:
+        raise SpecError(f"{where}: kernel applies only to mbconv and conv blocks (others use 3x3), not {st.block!r}")
+    if not isinstance(st.skip, bool):
+        raise SpecError(f"{where}: skip must be true or false, got {st.skip!r}")
+    if not st.skip and st.block not in MOBILE_BLOCKS:
+        raise SpecError(f"{where}: skip=false applies only to mbconv and conv blocks; "
+                        f"{st.block!r} blocks have a fixed shortcut")
 
 
 # Images at or below this size get a stride-1 stem (see ``for_input``).
@@ -293,7 +305,10 @@ def for_input(
     ResNet 7x7 + max-pool stem becomes the CIFAR stem), so the body sees the
     full image; stage strides are kept. A RegNet at 32px thus ends at 2x2
     (stem 1, four stride-2 stages). Larger inputs keep the stem as it is.
+    Other spec types (``CellNetSpec``) adapt themselves the same way.
     """
+    if not isinstance(spec, NetSpec):
+        return spec.for_input(in_channels=in_channels, resolution=resolution, num_classes=num_classes)
     stem = spec.stem
     if resolution <= SMALL_IMAGE_MAX and stem.stride != 1:
         kind = "cifar" if stem.kind == "resnet" else stem.kind
@@ -301,3 +316,15 @@ def for_input(
     return spec.replace(
         stem=stem, in_channels=in_channels, resolution=resolution, num_classes=num_classes
     )
+
+
+def spec_from_dict(data: Mapping[str, Any]) -> Any:
+    """A :class:`NetSpec`, or a ``CellNetSpec`` when ``data["kind"] == "nasnet"``, from its dict."""
+    if isinstance(data, Mapping) and "kind" in data:
+        from netspace.spec_cells import KIND, CellNetSpec
+
+        if data["kind"] != KIND:
+            raise SpecError(f"spec: unknown kind {data['kind']!r}; use \"{KIND}\" for a cell network "
+                            "or leave 'kind' out for a stage network")
+        return CellNetSpec.from_dict(data)
+    return NetSpec.from_dict(data)

@@ -17,7 +17,7 @@ from typing import Callable
 
 from netspace.errors import SpecError, UnknownModelError
 from netspace.spaces.regnet import RegNetParams, regnet_spec
-from netspace.spec import NetSpec, Stage, Stem
+from netspace.spec import NetSpec, Stage, Stem, spec_from_dict
 
 # (depth, w0, wa, wm, group width) of the paper's models (its Tables 4 and 5).
 _REGNETX = {
@@ -223,7 +223,7 @@ def load_spec_file(path: str | os.PathLike) -> NetSpec:
     if isinstance(data, dict) and "spec" in data and "stages" not in data:
         data = data["spec"]
     try:
-        return NetSpec.from_dict(data)
+        return spec_from_dict(data)
     except SpecError as e:
         raise SpecError(f"{os.fspath(path)}: {e}") from None
 

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/netspace zoo
+exec .venv/bin/netspace study --preset quick --out runs/study "$@"

@@ -12,7 +12,7 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+
   echo "setup: installing torch==$TORCH_VERSION" >&2
   .venv/bin/pip install -q --disable-pip-version-check "torch==$TORCH_VERSION" 2>&1 | grep -v '^WARNING: Location' >&2 || true
 fi
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test,ray]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test,ray,onnx,parquet]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
 .venv/bin/python -c "import netspace, torch" || { echo "setup: the project did not install" >&2; exit 1; }
 
 FMNIST=/usr/share/datasets/fashion-mnist

@@ -8,7 +8,7 @@ from netspace.spec import NetSpec, Stage, Stem
 
 
 def random_stage(rng: random.Random) -> Stage:
-    block = rng.choice(["vanilla", "res_basic", "res_bottleneck", "res_bottleneck", "mbconv"])
+    block = rng.choice(["vanilla", "res_basic", "res_bottleneck", "res_bottleneck", "mbconv", "conv"])
     depth = rng.randint(1, 3)
     stride = rng.choice([1, 2])
     if block == "res_bottleneck":
@@ -24,7 +24,10 @@ def random_stage(rng: random.Random) -> Stage:
     width = rng.randint(1, 6) * 4
     if block == "mbconv":
         return Stage(block, depth, width, stride, kernel=rng.choice([3, 5]), expansion=float(rng.choice([1, 3, 6])),
-                     se_ratio=rng.choice([0.0, 0.25]))
+                     se_ratio=rng.choice([0.0, 0.25]), skip=rng.choice([True, False]))
+    if block == "conv":
+        return Stage(block, depth, width, stride, kernel=rng.choice([1, 3, 5]), se_ratio=rng.choice([0.0, 0.25]),
+                     skip=rng.choice([True, False]))
     return Stage(block, depth, width, stride)
 
 

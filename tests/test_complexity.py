@@ -54,7 +54,8 @@ def test_random_specs_cover_the_features():
     """The property tests above exercise groups, SE, projections and every block kind."""
     specs = [random_spec(random.Random(s)) for s in range(N_RANDOM)]
     stages = [st for s in specs for st in s.stages]
-    assert {st.block for st in stages} == {"vanilla", "res_basic", "res_bottleneck", "mbconv"}
+    assert {st.block for st in stages} == {"vanilla", "res_basic", "res_bottleneck", "mbconv", "conv"}
+    assert sum(not st.skip for st in stages) > 10
     assert sum(st.groups > 1 for st in stages if st.block == "res_bottleneck") > 20
     assert sum(st.se_ratio > 0 and st.block == "res_bottleneck" for st in stages) > 20
     assert sum(st.stride == 2 for st in stages) > 50

@@ -159,6 +159,28 @@ def test_cli_export_json_and_status(tmp_path):
     assert proc.returncode == 2 and "no sweep store" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_export_csv_and_parquet_round_trip(tmp_path):
+    import pandas as pd
+
+    from netspace.cli import main
+
+    with Store(tmp_path, create=True) as store:
+        store.initialize({"config": {"space": "AnyNetX_A"}},
+                         [(i, {"depths": [1, 2, 3, 4], "widths": [8, 16, 24, 32]}, {"stages": []},
+                           {"flops": 10 + i, "params": 20, "acts": 30}) for i in range(3)])
+        store.record_result(1, {"status": "done", "test_error": 7.25, "epochs": 1, "wall_seconds": 2.0}, [])
+    assert main(["sweep", "export", str(tmp_path), "--format", "csv", "--out", str(tmp_path / "t.csv")]) == 0
+    csv = pd.read_csv(tmp_path / "t.csv")
+    assert list(csv["trial"]) == [0, 1, 2] and list(csv["flops"]) == [10, 11, 12]
+    assert csv.loc[1, "error"] == 7.25 and list(csv["status"]) == ["pending", "done", "pending"]
+    assert csv.loc[0, "depths"] == "[1, 2, 3, 4]"  # lists stay one JSON cell
+    pytest.importorskip("pyarrow")  # installed by scripts/setup.sh (the parquet extra)
+    assert main(["sweep", "export", str(tmp_path), "--format", "parquet", "--out", str(tmp_path / "t.parquet")]) == 0
+    pq = pd.read_parquet(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(pq.reset_index(drop=True), pd.DataFrame(export_rows(tmp_path)),
+                                  check_dtype=False)
+
+
 @needs_fmnist
 @pytest.mark.slow
 def test_ray_executor_real_local_cluster(tmp_path):

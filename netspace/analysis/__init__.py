@@ -15,6 +15,7 @@ from netspace.analysis.normalize import common_log_bins, normalized_weights
 from netspace.analysis.read_nds import read_nds
 from netspace.analysis.read_pycls import read_pycls_sweep
 from netspace.analysis.regnet_fit import RegNetFit, fit_regnet, fit_top_models
+from netspace.analysis.runtime_fit import RUNTIME_MODELS, RuntimeModel, fit_runtime_models
 from netspace.analysis.summary import summarize
 from netspace.analysis.trends import correlations, trends
 
@@ -25,3 +26,4 @@ __all__ = [
     "fit_regnet", "fit_top_models", "ks_test", "normalized_weights", "parameter_columns", "read_nds",
     "read_pycls_sweep", "summarize", "sweeps", "trends",
 ]
+__all__ += ["RUNTIME_MODELS", "RuntimeModel", "fit_runtime_models"]

@@ -16,8 +16,15 @@ from netspace.analysis._checks import AnalysisError, require_frame
 STATUSES = ("done", "diverged", "failed", "pending", "running")
 COMPLEXITY = ("flops", "params", "acts")
 RESERVED = frozenset(
-    {"sweep", "trial", "status", "error", "best_error", "block_widths", "curve", "wall_seconds", "seed", *COMPLEXITY}
+    {"sweep", "trial", "status", "error", "best_error", "block_widths", "curve", "wall_seconds", "seed", "spec",
+     *COMPLEXITY}
 )
+# Measured latency (``netspace latency DIR``): a result, not a sampled parameter.
+LATENCY = ("latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_predicted_ms", "latency_batch",
+           "latency_resolution", "latency_threads")
+RESERVED = RESERVED | frozenset(LATENCY)
+# A search's reward (``netspace search``): a result too.
+RESERVED = RESERVED | {"reward"}
 
 
 def finished(df: pd.DataFrame, sweep: str | None = None) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""MBConv: the inverted bottleneck block of MobileNetV2 / MnasNet / EfficientNet."""
+"""MBConv, the inverted bottleneck block of MobileNetV2 / MnasNet / EfficientNet, and the plain conv block."""
 
 from __future__ import annotations
 
@@ -29,10 +29,25 @@ class MBConv(nn.Module):
             layers.append(SE(w_exp, w_se, act))
         layers += [conv(w_exp, st.width, 1), bn(st.width, final=True)]
         self.f = nn.Sequential(*layers)
-        self.has_skip = stride == 1 and w_in == st.width
+        self.has_skip = st.skip and stride == 1 and w_in == st.width
         self.drop_rate = drop_rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.has_skip:
             return self.f(x)
         return x + drop_connect(self.f(x), self.drop_rate, self.training)
+
+
+class ConvBlock(MBConv):
+    """One kxk conv, BN, act, optional SE (MnasNet's regular-conv op), with MBConv's optional skip."""
+
+    def __init__(self, w_in: int, st: Stage, stride: int, act: str, drop_rate: float = 0.0) -> None:
+        nn.Module.__init__(self)
+        w = st.width
+        layers: list[nn.Module] = [conv(w_in, w, st.kernel, stride), bn(w), activation(act)]
+        w_se = se_width_mbconv(w_in, st.se_ratio)
+        if w_se:
+            layers.append(SE(w, w_se, act))
+        self.f = nn.Sequential(*layers)
+        self.has_skip = st.skip and stride == 1 and w_in == w
+        self.drop_rate = drop_rate

@@ -9,7 +9,7 @@ from torch import nn
 
 from netspace.models.blocks import ResBasicBlock, ResBottleneckBlock, VanillaBlock
 from netspace.models.layers import activation, bn, conv
-from netspace.models.mbconv import MBConv
+from netspace.models.mbconv import ConvBlock, MBConv
 from netspace.models.stems import build_stem
 from netspace.spec import NetSpec
 
@@ -49,10 +49,11 @@ class Network(nn.Module):
             blocks = []
             for j in range(st.depth):
                 stride = st.stride if j == 0 else 1
-                if st.block == "mbconv":
+                if st.block in ("mbconv", "conv"):
                     # Drop-connect rate grows linearly with block index (EfficientNet).
                     rate = spec.drop_connect * index / n_blocks
-                    blocks.append(MBConv(w_in, st, stride, spec.activation, rate))
+                    mobile = MBConv if st.block == "mbconv" else ConvBlock
+                    blocks.append(mobile(w_in, st, stride, spec.activation, rate))
                 else:
                     blocks.append(_BLOCKS[st.block](w_in, st, stride, spec.activation))
                 w_in = st.width

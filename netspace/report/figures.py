@@ -135,3 +135,62 @@ def efit_plot(fits: pd.DataFrame):
     ax.set_ylabel(ERROR_LABEL)
     ax.legend(fontsize=8)
     return fig, fits
+
+
+def reward_plot(df: pd.DataFrame):
+    """Reward of every told trial in the order it was asked, with each search's running best (search stores)."""
+    fig, (ax,) = new_axes(6.4, 4.2)
+    rows = []
+    for i, (name, part) in enumerate(df.groupby("sweep", sort=False)):
+        part = part.sort_values("trial")
+        r = pd.to_numeric(part["reward"], errors="coerce")
+        ok = np.isfinite(r.to_numpy(float))
+        trial, reward = part["trial"].to_numpy()[ok], r.to_numpy(float)[ok]
+        if not reward.size:
+            continue
+        best = np.maximum.accumulate(reward)
+        ax.scatter(trial, reward, s=10, alpha=0.5, color=color(i))
+        ax.plot(trial, best, "-", color=color(i), lw=1.8, label=f"{text(name)} (best {best[-1]:.4f})")
+        rows += [{"sweep": name, "trial": int(a), "reward": b, "best_so_far": c} for a, b, c in zip(trial, reward, best)]
+    ax.set_xlabel("trial (order asked)")
+    ax.set_ylabel("reward (dots) and best so far (line)")
+    ax.legend(fontsize=8)
+    return fig, pd.DataFrame(rows)
+
+
+def pareto_front(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both cost and error (lower is better), by cost."""
+    order = np.lexsort((error, cost))
+    front, best = [], np.inf
+    for j in order:
+        if error[j] < best:
+            front.append(j)
+            best = error[j]
+    return np.asarray(front, dtype=int)
+
+
+def pareto_plot(groups: dict[str, pd.DataFrame], cost: str):
+    """Error against ``cost`` (latency_ms or flops) of finished trials, each sweep's Pareto front as a step line."""
+    fig, (ax,) = new_axes(6.4, 4.2)
+    rows = []
+    scale = 1e6 if cost in COMPLEXITY_LABELS else 1.0
+    for i, (name, part) in enumerate(groups.items()):
+        if cost not in part.columns:
+            continue
+        c = pd.to_numeric(part[cost], errors="coerce").to_numpy(float) / scale
+        err = part["error"].to_numpy(float)
+        ok = np.isfinite(c) & np.isfinite(err) & (c > 0)
+        c, err, trials = c[ok], err[ok], part["trial"].to_numpy()[ok]
+        if not c.size:
+            continue
+        front = pareto_front(c, err)
+        ax.scatter(c, err, s=12, alpha=0.45, color=color(i), label=legend_label(name, err))
+        ax.step(c[front], err[front], where="post", color=color(i), lw=1.8)
+        on = set(front.tolist())
+        rows += [{"sweep": name, "trial": int(t), cost: a * scale, "error": b, "pareto": j in on}
+                 for j, (t, a, b) in enumerate(zip(trials, c, err))]
+    log_x(ax)
+    ax.set_xlabel("latency (ms, batch 1)" if cost == "latency_ms" else COMPLEXITY_LABELS.get(cost, cost))
+    ax.set_ylabel(ERROR_LABEL)
+    top_legend(fig, ax)
+    return fig, pd.DataFrame(rows)

@@ -81,6 +81,18 @@ def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: st
     if cx:
         body.append(section("Error vs complexity", keep(figures.complexity_plot(groups, cx), "error_vs_complexity",
                                                         "Error vs " + ", ".join(cx) + " (log axes)")))
+    if "reward" in df.columns and pd.to_numeric(df["reward"], errors="coerce").notna().any():
+        # search stores: reward over time, and the error-vs-cost Pareto front
+        has_latency = "latency_ms" in done_all.columns and pd.to_numeric(done_all["latency_ms"], errors="coerce").notna().any()
+        cost = "latency_ms" if has_latency else "flops"
+        body.append(section(
+            "Search: reward over time and Pareto front",
+            paragraph(f"Reward of each trial in the order the strategy asked for it, with the best so far; error vs "
+                      f"{'measured batch-1 latency' if has_latency else 'flops'} of finished trials, with the "
+                      "Pareto front (no other model has both lower error and lower cost).", "note"),
+            keep(figures.reward_plot(df[df["reward"].notna()]), "reward_over_time", "Reward over time"),
+            keep(figures.pareto_plot(groups, cost), f"pareto_error_vs_{cost}", f"Error vs {cost}: Pareto front"),
+        ))
     ranges = {name: best_ranges(part, [p for p in params if p in part.columns], samples=samples, seed=seed)
               for name, part in groups.items()}
     figs = []

@@ -16,6 +16,7 @@ most ``workers`` in flight. It knows nothing of what a trial does: it calls
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -61,14 +62,29 @@ def _init_worker(threads: int) -> None:
 class LocalExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers, self.threads = plan_workers(workers)
+        self._keep = False
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    @contextlib.contextmanager
+    def keep_alive(self) -> Iterator["LocalExecutor"]:
+        """Reuse one pool of worker processes across ``run`` calls (a search runs one round per call)."""
+        self._keep = True
+        try:
+            yield self
+        finally:
+            self._keep = False
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
     def run(self, jobs: list[Job], on_start: Callable[[Job], None]) -> Iterator[tuple[Job, dict]]:
         if not jobs:
             return
         ctx = multiprocessing.get_context("spawn")
         pending = list(jobs)
-        pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                      initargs=(self.threads,))
+        pool = self._pool or cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                                    initargs=(self.threads,))
+        self._pool = None
         try:
             running: dict[cf.Future, Job] = {}
             while pending or running:
@@ -90,7 +106,10 @@ class LocalExecutor:
                 proc.kill()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-        pool.shutdown(wait=True)
+        if self._keep and not getattr(pool, "_broken", False):
+            self._pool = pool
+        else:
+            pool.shutdown(wait=True)
 
 
 class RayExecutor:

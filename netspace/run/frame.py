@@ -4,7 +4,12 @@ One row per trial: ``sweep`` (the directory name), ``trial``, ``status``,
 ``error``/``best_error`` (percent), ``flops``/``params``/``acts``, the sampled
 parameters as columns (lists become per-stage columns ``name1..nameK``),
 a per-stage summary (``depth_s1``.., ``width_s1``..), ``block_widths``,
-``curve`` (per-epoch error) and ``wall_seconds``.
+``curve`` (per-epoch error), ``spec`` (the spec as a dict) and ``wall_seconds``;
+where ``netspace latency DIR`` measured the trials, the latest figures as
+``latency_ms`` (median), ``latency_p10_ms``, ``latency_p90_ms``,
+``latency_predicted_ms`` (lookup table) and the setting ``latency_device``,
+``latency_batch``, ``latency_resolution``, ``latency_threads``, ``latency_mode``.
+A search directory adds ``reward`` and the ``latency_ms`` its mnas reward measured.
 """
 
 from __future__ import annotations
@@ -32,9 +37,23 @@ def _row(sweep: str, store: Store, t) -> dict[str, Any]:
     row["block_widths"] = [st["width"] for st in stages for _ in range(st["depth"])]
     metrics = store.metrics(t.trial)
     row["curve"] = [m.get("test_error", m.get("val_error")) for m in metrics]
+    row["spec"] = t.spec
     row.update(error=t.error, best_error=t.best_error, flops=t.flops, params=t.num_params, acts=t.acts,
                epochs=t.epochs, wall_seconds=t.wall_seconds, images_per_second=t.images_per_second)
     return row
+
+
+def _latest_latency(store: Store) -> dict[int, dict[str, Any]]:
+    """Per trial, the latest latency figures stored by ``netspace latency DIR`` as ``latency_*`` columns."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in store.latency():  # oldest first: later measurements win
+        out[r["trial"]] = {
+            "latency_ms": r["median_ms"], "latency_p10_ms": r["p10_ms"], "latency_p90_ms": r["p90_ms"],
+            "latency_predicted_ms": r["predicted_ms"], "latency_device": r["device"],
+            "latency_batch": r["batch"], "latency_resolution": r["resolution"],
+            "latency_threads": r["threads"] or None, "latency_mode": r["mode"],
+        }
+    return out
 
 
 def load(dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
@@ -51,5 +70,8 @@ def load(dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
             if not trials:
                 raise NetspaceError(f"{path}: the sweep has no trials yet")
             name = path.resolve().name
-            rows += [_row(name, store, t) for t in trials]
+            latency = _latest_latency(store)
+            search = {i: {"reward": r["reward"], "latency_ms": r["latency_ms"]}  # search stores (netspace search)
+                      for i, r in store.search_rows().items()}
+            rows += [{**_row(name, store, t), **search.get(t.trial, {}), **latency.get(t.trial, {})} for t in trials]
     return pd.DataFrame(rows)

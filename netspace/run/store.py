@@ -48,7 +48,39 @@ CREATE TABLE IF NOT EXISTS metrics (
     row TEXT NOT NULL,
     PRIMARY KEY (trial, epoch)
 );
+CREATE TABLE IF NOT EXISTS search (
+    trial INTEGER PRIMARY KEY,
+    tokens TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    latency_ms REAL,
+    reward REAL
+);
 """
+
+# Latency figures measured on a trial's model (``netspace latency DIR``): one
+# row per trial and setting, added by a separate CREATE so stores written
+# before it gain the table when opened.
+_LATENCY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS latency (
+    trial INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    resolution INTEGER NOT NULL,
+    threads INTEGER NOT NULL,
+    mode TEXT NOT NULL,
+    median_ms REAL NOT NULL,
+    p10_ms REAL,
+    p90_ms REAL,
+    images_per_second REAL,
+    repeats INTEGER,
+    stable INTEGER,
+    predicted_ms REAL,
+    measured REAL NOT NULL,
+    PRIMARY KEY (trial, device, batch, resolution, threads, mode)
+);
+"""
+LATENCY_KEYS = ("device", "batch", "resolution", "threads", "mode")
+LATENCY_FIGURES = ("median_ms", "p10_ms", "p90_ms", "images_per_second", "repeats", "stable", "predicted_ms")
 
 
 class StoreError(NetspaceError):
@@ -90,6 +122,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_LATENCY_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{path}: not a readable sweep store ({e})") from None
 
@@ -150,16 +183,63 @@ class Store:
         if status not in STATUSES:
             raise StoreError(f"trial {trial}: unknown status {status!r}")
         with self._tx() as db:
-            db.execute(
-                "UPDATE trials SET status=?, error=?, best_error=?, epochs=?, wall_seconds=?, "
-                "images_per_second=?, message=?, finished=? WHERE trial=?",
-                (status, result.get("test_error"), result.get("best_test_error"), result.get("epochs"),
-                 result.get("wall_seconds"), result.get("images_per_second"), result.get("message"),
-                 time.time(), trial),
-            )
-            db.execute("DELETE FROM metrics WHERE trial=?", (trial,))
-            db.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
-                           [(trial, int(m["epoch"]), json.dumps(m)) for m in metrics])
+            self._record_result(db, trial, result, metrics)
+
+    @staticmethod
+    def _record_result(db: sqlite3.Connection, trial: int, result: dict[str, Any],
+                       metrics: list[dict[str, Any]]) -> None:
+        status = result.get("status", "failed")
+        if status not in STATUSES:
+            raise StoreError(f"trial {trial}: unknown status {status!r}")
+        db.execute(
+            "UPDATE trials SET status=?, error=?, best_error=?, epochs=?, wall_seconds=?, "
+            "images_per_second=?, message=?, finished=? WHERE trial=?",
+            (status, result.get("test_error"), result.get("best_test_error"), result.get("epochs"),
+             result.get("wall_seconds"), result.get("images_per_second"), result.get("message"),
+             time.time(), trial),
+        )
+        db.execute("DELETE FROM metrics WHERE trial=?", (trial,))
+        db.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
+                       [(trial, int(m["epoch"]), json.dumps(m)) for m in metrics])
+
+    # -- search trials ---------------------------------------------------------
+    # A search adds trials round by round. Each write that changes what the
+    # strategy has seen also writes its state (a settings key) in the same
+    # transaction, so a driver killed at any instant resumes the strategy
+    # exactly where the store says it is.
+    def add_search_trials(self, rows: Iterable[tuple[int, dict, dict, dict]],
+                          search: Iterable[tuple[int, list[int], str, float | None]], settings: dict[str, Any],
+                          results: Iterable[tuple[int, dict, list[dict], float]] = ()) -> None:
+        """Pending trials, their (trial, tokens, arch key, latency_ms) rows, settings, and any results
+        known already (trial, result, metrics, reward), all in one transaction."""
+        with self._tx() as db:
+            self._add_trials(db, rows)
+            db.executemany("INSERT INTO search (trial, tokens, arch, latency_ms) VALUES (?, ?, ?, ?)",
+                           [(i, json.dumps(list(t)), a, lat) for i, t, a, lat in search])
+            for trial, result, metrics, reward in results:
+                self._record_result(db, trial, result, metrics)
+                db.execute("UPDATE search SET reward=? WHERE trial=?", (reward, trial))
+            self._put_settings(db, settings)
+
+    def record_search_result(self, trial: int, result: dict[str, Any], metrics: list[dict[str, Any]],
+                             reward: float, settings: dict[str, Any]) -> None:
+        """A finished search trial, its reward and settings (the strategy state) in one transaction."""
+        with self._tx() as db:
+            self._record_result(db, trial, result, metrics)
+            db.execute("UPDATE search SET reward=? WHERE trial=?", (reward, trial))
+            self._put_settings(db, settings)
+
+    def search_rows(self) -> dict[int, dict[str, Any]]:
+        """Per search trial: tokens, arch key, latency_ms and reward (None until finished); {} for sweeps."""
+        rows = self._db.execute("SELECT trial, tokens, arch, latency_ms, reward FROM search ORDER BY trial")
+        return {r[0]: {"tokens": json.loads(r[1]), "arch": r[2], "latency_ms": r[3], "reward": r[4]}
+                for r in rows.fetchall()}
+
+    def cached_latency(self, arch: str) -> float | None:
+        """The latency already measured for an architecture key in this store, if any."""
+        row = self._db.execute("SELECT latency_ms FROM search WHERE arch=? AND latency_ms IS NOT NULL LIMIT 1",
+                               (arch,)).fetchone()
+        return None if row is None else float(row[0])
 
     def trials(self, status: str | Iterable[str] | None = None) -> list[Trial]:
         sql = ("SELECT trial, params, spec, flops, num_params, acts, status, error, best_error, epochs, "
@@ -181,6 +261,33 @@ class Store:
         out = {s: 0 for s in STATUSES}
         out.update(dict(rows))
         return out
+
+    # -- latency -------------------------------------------------------------
+    def record_latency(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
+        """Store (trial, figures) rows, replacing earlier figures of the same trial and setting.
+
+        ``figures`` holds the setting (device, batch, resolution, threads
+        (0 where none applies), mode) and the figures (median_ms, p10_ms,
+        p90_ms, images_per_second, repeats, stable, predicted_ms).
+        """
+        cols = LATENCY_KEYS + LATENCY_FIGURES
+        with self._tx() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO latency (trial, {', '.join(cols)}, measured) "
+                f"VALUES ({', '.join('?' * (len(cols) + 2))})",
+                [(trial, *(f.get(c) if c != "threads" else (f.get(c) or 0) for c in cols), time.time())
+                 for trial, f in rows],
+            )
+
+    def latency(self, trial: int | None = None) -> list[dict[str, Any]]:
+        """Stored latency rows (oldest first), of one trial or all."""
+        cols = ("trial",) + LATENCY_KEYS + LATENCY_FIGURES + ("measured",)
+        sql = f"SELECT {', '.join(cols)} FROM latency"
+        args: tuple = ()
+        if trial is not None:
+            sql, args = sql + " WHERE trial=?", (trial,)
+        rows = self._db.execute(sql + " ORDER BY measured, trial", args).fetchall()
+        return [dict(zip(cols, r)) for r in rows]
 
 
 class _Transaction:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from netspace.errors import NetspaceError
+from netspace.run.drive import Entry, drive
 from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
 from netspace.run.store import Store
@@ -45,6 +46,10 @@ class SweepConfig:
     val_fraction: float = 0.0
     eval_split: str = "test"
     precision: str = "auto"
+    # Short schedules need the residual branches to start as identities: with
+    # the last BN of each branch at zero, deep or narrow models that otherwise
+    # blow up in their first epoch (error 80-90% after 2 epochs) train normally.
+    zero_init_last_bn: bool = True
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -65,7 +70,7 @@ class SweepConfig:
         from netspace.train import Schedule
 
         s = Schedule(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, precision=self.precision,
-                     eval_split=self.eval_split, seed=self.seed)
+                     eval_split=self.eval_split, seed=self.seed, zero_init_last_bn=self.zero_init_last_bn)
         return s.to_dict()
 
 
@@ -95,28 +100,60 @@ def _set_aside(out: Path) -> Path:
     return old
 
 
+def open_sweep(config: SweepConfig, out: Path, *, force_new: bool = False, log=None) -> Store:
+    """The store of the sweep in ``out``: created and sampled if new, checked against ``config`` if not.
+
+    Different stored settings are refused unless ``force_new``, which moves the
+    old sweep to a ``previous-*`` folder first. The caller holds the driver lock.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    store, new = open_checked(out, config.to_dict(), force_new=force_new, log=log)
+    try:
+        if new:
+            _initialize(store, config, log)
+        return store
+    except BaseException:
+        store.close()
+        raise
+
+
+def open_checked(out: Path, config: dict[str, Any], *, force_new: bool = False, log=None, what: str = "sweep",
+                 ignore: tuple[str, ...] = ()) -> tuple[Store, bool]:
+    """The store in ``out`` and whether it is new (holds no config yet).
+
+    A stored config that differs from ``config`` (keys in ``ignore`` aside) is
+    refused naming the keys, unless ``force_new``, which moves the old run to
+    a ``previous-*`` folder and opens a new store. Shared by sweeps and searches.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    store = Store(out, create=True)
+    try:
+        stored = store.settings().get("config")
+        diff = [] if stored is None else sorted(
+            k for k in set(stored) | set(config) if k not in ignore and stored.get(k) != config.get(k))
+        if diff:
+            if not force_new:
+                raise NetspaceError(
+                    f"{out} holds a {what} with other settings ({', '.join(diff)}); rerun with the same "
+                    "settings to continue, use another --out, or add --force-new to start over "
+                    f"(the old {what} is kept in a previous-* folder)")
+            store.close()
+            log(f"previous {what} moved to {_set_aside(out)}")
+            store, stored = Store(out, create=True), None
+        return store, stored is None
+    except BaseException:
+        store.close()
+        raise
+
+
 def run_sweep(config: SweepConfig, out_dir: str | Path, *, workers: int | None = None, executor: str = "local",
               address: str | None = None, force_new: bool = False, log=None) -> dict[str, int]:
     """Run (or continue) the sweep in ``out_dir``; returns the trial counts by status."""
     out = Path(out_dir)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     with DriverLock(out):
-        store = Store(out, create=True)
+        store = open_sweep(config, out, force_new=force_new, log=log)
         try:
-            stored = store.settings().get("config")
-            if stored is not None and stored != config.to_dict():
-                if not force_new:
-                    diff = sorted(k for k in set(stored) | set(config.to_dict())
-                                  if stored.get(k) != config.to_dict().get(k))
-                    raise NetspaceError(
-                        f"{out} holds a sweep with other settings ({', '.join(diff)}); rerun with the same "
-                        "settings to continue, use another --out, or add --force-new to start over "
-                        "(the old sweep is kept in a previous-* folder)")
-                store.close()
-                log(f"previous sweep moved to {_set_aside(out)}")
-                store, stored = Store(out, create=True), None
-            if stored is None:
-                _initialize(store, config, log)
             _drive(store, config, out, make_executor(executor, workers, address), log)
             return store.counts()
         finally:
@@ -124,34 +161,7 @@ def run_sweep(config: SweepConfig, out_dir: str | Path, *, workers: int | None =
 
 
 def _drive(store: Store, config: SweepConfig, out: Path, executor, log) -> None:
-    total = len(store.trials())
-    todo = store.trials(("pending", "running"))
-    if not todo:
-        log(f"sweep complete: {total} trials")
-        return
-    log(f"{len(todo)} of {total} trials to train ({executor.workers or 'auto'} workers)")
-    schedule, data = config.schedule_dict(), config.data_settings()
-    jobs = [{"trial": t.trial, "spec": t.spec, "schedule": schedule, "data": data,
-             "out_dir": str(out / "trials" / f"{t.trial:04d}")} for t in todo]
-    start, finished = time.time(), 0
-    best = min((t.error for t in store.trials("done") if t.error is not None), default=None)
-    for job, result in executor.run(jobs, on_start=lambda j: store.mark_running(j["trial"])):
-        metrics = result.pop("metrics", [])
-        store.record_result(job["trial"], result, metrics)
-        finished += 1
-        err = result.get("test_error")
-        if result["status"] == "done" and err is not None:
-            best = err if best is None else min(best, err)
-        eta = (time.time() - start) / finished * (len(jobs) - finished)
-        shown = f"{err:.2f}%" if err is not None else result.get("message", "")
-        best_txt = f"{best:.2f}%" if best is not None else "-"
-        log(f"[{total - len(jobs) + finished}/{total}] trial {job['trial']}: {result['status']} {shown} | "
-            f"best {best_txt} | ETA {_duration(eta)}")
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    drive([Entry(config.space, store, config.schedule_dict(), config.data_settings(), out)], executor, log)
 
 
 def sweep_status(out_dir: str | Path) -> dict[str, Any]:

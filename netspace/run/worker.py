@@ -28,12 +28,12 @@ def _data(settings: dict[str, Any]):
 
 def run_trial(job: dict[str, Any]) -> dict[str, Any]:
     """Train the job's spec into ``job["out_dir"]`` (resuming a checkpoint there)."""
-    from netspace.spec import NetSpec
+    from netspace.spec import spec_from_dict
     from netspace.train import Schedule, train
 
     try:
         result = train(
-            NetSpec.from_dict(job["spec"]),
+            spec_from_dict(job["spec"]),  # a NetSpec, or a CellNetSpec (nasnet search)
             _data(job["data"]),
             Schedule.from_dict(job["schedule"]),
             out_dir=job["out_dir"],

@@ -1,10 +1,12 @@
 """Design spaces: parameters -> specs, and constrained sampling.
 
 ``get_space(name, resolution=..., in_channels=..., num_classes=...)`` gives
-one of the paper's spaces (AnyNetX_A..E, RegNet, RegNetX, RegNetY) or a YAML
-space; ``space.sample(n, seed=0, flops="360M:400M")`` draws distinct networks
+one of the paper's spaces (AnyNetX_A..E, RegNet, RegNetX, RegNetY), a NAS
+space (MnasNet, NASNet) or a YAML space; ``space.sample(n, seed=0, flops="360M:400M")`` draws distinct networks
 inside complexity windows; ``space.to_spec(params)`` rebuilds a stored
 sample's spec; ``space.describe()`` states the space for reports.
+``space.tokens()``, ``params_from_tokens`` and ``tokens_from_params`` give
+every space as a sequence of categorical decisions for search strategies.
 """
 
 from netspace.spaces.anynet import ANYNET_NAMES, anynet_space
@@ -12,17 +14,21 @@ from netspace.spaces.batch import StageBatch, batch_complexity
 from netspace.spaces.frame import VARIANTS, Frame, pick_variant
 from netspace.spaces.regnet import RegNetParams, adjust_block_compatibility, quantized_widths, regnet_spec
 from netspace.spaces.regnet_space import REGNET_NAMES, RegNetSpace, regnet_space
-from netspace.spaces.registry import SPACE_NAMES, UnknownSpaceError, get_space, space_names
+from netspace.spaces.mnasnet import MnasNetSpace
+from netspace.spaces.nasnet import NASNetSpace
+from netspace.spaces.registry import NAS_SPACE_NAMES, SPACE_NAMES, UnknownSpaceError, get_space, space_names
 from netspace.spaces.samplers import SAMPLER_KINDS, Sampler, SpaceError
 from netspace.spaces.space import DesignSpace, Sample, SampleResult, SamplingError
 from netspace.spaces.stagewise import StageParam, StagewiseSpace
+from netspace.spaces.tokens import TokenSpace
 from netspace.spaces.window import Window, as_window, parse_window
 from netspace.spaces.yaml_space import load_space, space_from_dict, space_from_yaml
 
 __all__ = [
-    "ANYNET_NAMES", "REGNET_NAMES", "SAMPLER_KINDS", "SPACE_NAMES", "VARIANTS",
-    "DesignSpace", "Frame", "RegNetParams", "RegNetSpace", "Sample", "SampleResult", "Sampler", "SamplingError",
-    "SpaceError", "StageBatch", "StageParam", "StagewiseSpace", "UnknownSpaceError", "Window",
+    "ANYNET_NAMES", "NAS_SPACE_NAMES", "REGNET_NAMES", "SAMPLER_KINDS", "SPACE_NAMES", "VARIANTS",
+    "DesignSpace", "Frame", "MnasNetSpace", "NASNetSpace", "RegNetParams", "RegNetSpace", "Sample", "SampleResult",
+    "Sampler", "SamplingError", "SpaceError", "StageBatch", "StageParam", "StagewiseSpace", "TokenSpace",
+    "UnknownSpaceError", "Window",
     "adjust_block_compatibility", "anynet_space", "as_window", "batch_complexity", "get_space", "load_space",
     "parse_window", "pick_variant", "quantized_widths", "regnet_space", "regnet_spec", "space_from_dict",
     "space_from_yaml", "space_names",

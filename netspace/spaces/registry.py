@@ -1,4 +1,4 @@
-"""Design spaces by name: the paper's eight, or a user YAML file.
+"""Design spaces by name: the paper's eight, the NAS spaces MnasNet and NASNet, or a user YAML file.
 
 ``get_space("RegNetX", resolution=28, in_channels=1, num_classes=10)`` gives
 the small-image variant for Fashion-MNIST; names are case-insensitive and
@@ -12,11 +12,15 @@ import os
 from netspace.errors import NetspaceError
 from netspace.spaces.anynet import ANYNET_NAMES, anynet_space
 from netspace.spaces.frame import Frame
+from netspace.spaces.mnasnet import MnasNetSpace
+from netspace.spaces.nasnet import NASNetSpace
 from netspace.spaces.regnet_space import REGNET_NAMES, regnet_space
 from netspace.spaces.space import DesignSpace
 from netspace.spaces.yaml_space import load_space
 
 SPACE_NAMES = ANYNET_NAMES + REGNET_NAMES
+# The search spaces of the NAS methods the paper compares with (token spaces, netspace.spaces.tokens).
+NAS_SPACE_NAMES = ("MnasNet", "NASNet")
 
 
 class UnknownSpaceError(NetspaceError, KeyError):
@@ -30,12 +34,12 @@ def _key(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch not in "-_ ")
 
 
-_BY_KEY = {_key(n): n for n in SPACE_NAMES}
+_BY_KEY = {_key(n): n for n in SPACE_NAMES + NAS_SPACE_NAMES}
 
 
 def space_names() -> list[str]:
-    """The built-in spaces, in the paper's order."""
-    return list(SPACE_NAMES)
+    """The built-in spaces: the paper's, in its order, then the NAS spaces."""
+    return list(SPACE_NAMES + NAS_SPACE_NAMES)
 
 
 def get_space(name: str, *, resolution: int = 224, in_channels: int = 3, num_classes: int = 1000,
@@ -51,9 +55,13 @@ def get_space(name: str, *, resolution: int = 224, in_channels: int = 3, num_cla
         return load_space(name, **frame_args)
     canonical = _BY_KEY.get(_key(name))
     if canonical is None:
-        raise UnknownSpaceError(f"unknown design space {name!r}; choose one of {', '.join(SPACE_NAMES)} "
+        raise UnknownSpaceError(f"unknown design space {name!r}; choose one of {', '.join(space_names())} "
                                 "or give a YAML space file (*.yaml)")
     frame = Frame.for_data(**frame_args)
+    if canonical == "MnasNet":
+        return MnasNetSpace(frame)
+    if canonical == "NASNet":
+        return NASNetSpace(frame)
     if canonical in ANYNET_NAMES:
         return anynet_space(canonical, frame)
     return regnet_space(canonical, frame)

@@ -35,7 +35,9 @@ from netspace.spaces.frame import Frame
 from netspace.spaces.regnet import RegNetParams, regnet_spec
 from netspace.spaces.regnet_batch import adjust_block_compatibility_batch, regnet_stages_batch
 from netspace.spaces.samplers import Sampler, SpaceError
+from netspace.complexity import complexity
 from netspace.spaces.space import DesignSpace
+from netspace.spaces.tokens import check_indices, grid_index, sampler_options
 from netspace.spec import NetSpec
 
 REGNET_NAMES = ("RegNet", "RegNetX", "RegNetY")
@@ -123,6 +125,54 @@ class RegNetSpace(DesignSpace):
         spec = regnet_spec(p, stem_width=self.frame.stem_width, num_classes=self.frame.num_classes,
                            in_channels=self.frame.in_channels, resolution=self.frame.resolution)
         return spec if self.frame.stem_stride == 2 else self.frame.spec(spec.stages)
+
+    # -- tokens (for search strategies) ---------------------------------------
+    def _token_layout(self) -> list[tuple[str, tuple]]:
+        return [(k, opts) for k in PARAM_NAMES
+                if len(opts := sampler_options(self.samplers[k], k in _INTEGER)) > 1]
+
+    def tokens(self) -> list[tuple[str, tuple]]:
+        """``depth``, ``w0``, ``wa``, ``wm``, ``group_width`` (and ``bottleneck_ratio`` for RegNet).
+
+        Grids: d and g as sampled; w0 every multiple of 8 in 8..248; wa and wm
+        on 32-point log grids (wa 8..255.9 in steps of 1, wm in steps of 0.01).
+        """
+        return self._token_layout()
+
+    def params_from_tokens(self, indices) -> dict[str, Any]:
+        """The params dict ``to_spec`` takes; SpecError if the network is not in the space (stage count, limits)."""
+        layout = self._token_layout()
+        idx = check_indices(self.name, layout, indices)
+        params: dict[str, Any] = {k: sampler_options(self.samplers[k], k in _INTEGER)[0] for k in PARAM_NAMES}
+        params.update({k: options[i] for (k, options), i in zip(layout, idx)})
+        problem = self.membership_problem(params)
+        if problem:
+            raise SpecError(f"{self.name}: {problem}")
+        return params
+
+    def tokens_from_params(self, params: Mapping[str, Any]) -> list[int]:
+        """Token indices of a params dict (wa, wm off the token grid map to the nearest option)."""
+        missing = [k for k, _ in self._token_layout() if k not in params]
+        if missing:
+            raise SpecError(f"{self.name}: params need {missing[0]!r}")
+        return [grid_index(self.name, k, options, params[k]) for k, options in self._token_layout()]
+
+    def membership_problem(self, params: Mapping[str, Any]) -> str:
+        """Why these params are not a member of the space (stage count, skipped step, limits), or ''."""
+        cols = {k: np.array([float(params[k])]) for k in PARAM_NAMES}
+        batch, ok = self._stage_batch(cols)
+        if not ok[0]:
+            spec = self.to_spec(params)
+            lo, hi = self.num_stages
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            return (f"depth={params['depth']}, w0={params['w0']}, wa={params['wa']}, wm={params['wm']} give "
+                    f"{len(spec.stages)} stages or skip a width step; the space needs {want} stages, none skipped")
+        if self.limit_params_acts:
+            cx = complexity(self.to_spec(params))
+            if not params_acts_ok(*(np.array([cx[k]]) for k in ("flops", "params", "acts")))[0]:
+                return (f"params {cx['params'] / 1e6:.2f}M / acts {cx['acts'] / 1e6:.2f}M exceed the limits "
+                        f"3.0 + 5.5 f / 6.5 sqrt(f) at f = {cx['flops'] / 1e9:.3f} GF")
+        return ""
 
     def constraints(self) -> list[str]:
         lo, hi = self.num_stages

@@ -41,6 +41,7 @@ from netspace.spaces.regnet import adjust_block_compatibility
 from netspace.spaces.regnet_batch import adjust_block_compatibility_batch
 from netspace.spaces.samplers import Sampler, SpaceError
 from netspace.spaces.space import DesignSpace
+from netspace.spaces.tokens import check_indices, grid_index, sampler_options
 from netspace.spec import NetSpec, Stage
 
 # Block parameters a stage can draw, the plural key each takes in a params dict, and the value
@@ -229,6 +230,98 @@ class StagewiseSpace(DesignSpace):
             for d, w, b, g, se in zip(depths, widths, bs, gs, values["se_ratio"])
         )
         return self.frame.spec(stages)
+
+    # -- tokens (for search strategies) ---------------------------------------
+    def _token_layout(self) -> list[tuple[str, str, int | None, tuple]]:
+        """(token name, parameter, stage index or None for a shared one, options); fixed parameters have none."""
+        out = []
+        for name, p in self.params.items():
+            options = sampler_options(p.sampler, name in INTEGER_PARAMS)
+            if len(options) > 1 and p.shared:
+                out.append((name, name, None, options))
+        for i in range(self.num_stages):
+            for name, p in self.params.items():
+                options = sampler_options(p.sampler, name in INTEGER_PARAMS)
+                if len(options) > 1 and not p.shared:
+                    out.append((f"stage{i + 1}.{name}", name, i, options))
+        return out
+
+    def tokens(self) -> list[tuple[str, tuple]]:
+        """Shared parameters first (e.g. ``bottleneck_ratio``), then ``stage1.depth``, ``stage1.width``, ...
+
+        Options are each sampler's grid (AnyNetX: d 1..16, w 8..1024 by 8,
+        b 1/2/4, g 1..32 powers of two); a fine log-uniform range is offered
+        on a 32-point log grid.
+        """
+        return [(key, options) for key, _, _, options in self._token_layout()]
+
+    def params_from_tokens(self, indices) -> dict[str, Any]:
+        """The params dict ``to_spec`` takes.
+
+        Values of a monotone parameter (AnyNetX_D's widths, AnyNetX_E's
+        depths) are sorted over its ordered stages, so every choice meets the
+        order; a choice whose width, b and g are incompatible raises SpecError.
+        """
+        layout = self._token_layout()
+        idx = check_indices(self.name, [(k, o) for k, _, _, o in layout], indices)
+        s = self.num_stages
+        values: dict[str, list] = {}
+        for name, p in self.params.items():
+            fixed = sampler_options(p.sampler, name in INTEGER_PARAMS)
+            values[name] = [fixed[0]] * s
+        for (key, name, stage, options), i in zip(layout, idx):
+            if stage is None:
+                values[name] = [options[i]] * s
+            else:
+                values[name][stage] = options[i]
+        for name, p in self.params.items():
+            if p.monotone and not p.shared:
+                # The ordered stages take the chosen values sorted, so that every choice meets the order.
+                k = s if p.monotone_stages is None else p.monotone_stages
+                values[name][:k] = sorted(values[name][:k], reverse=p.monotone == "decreasing")
+        params = {PLURAL[name]: v for name, v in values.items()}
+        problem = self.membership_problem(params)
+        if problem:
+            raise SpecError(f"{self.name}: {problem}")
+        return params
+
+    def tokens_from_params(self, params: Mapping[str, Any]) -> list[int]:
+        """Token indices of a params dict (values off a token grid map to the nearest option)."""
+        out = []
+        for key, name, stage, options in self._token_layout():
+            if PLURAL[name] not in params:
+                raise SpecError(f"{self.name}: params need {PLURAL[name]!r}")
+            v = params[PLURAL[name]]
+            v = list(v) if isinstance(v, (list, tuple)) else [v] * self.num_stages
+            if len(v) != self.num_stages:
+                raise SpecError(f"{self.name}: {PLURAL[name]} needs {self.num_stages} values (one per stage), "
+                                f"got {len(v)}")
+            if stage is None and len(set(v)) > 1:
+                raise SpecError(f"{self.name}: {PLURAL[name]} is shared by all stages; got different values {v}")
+            out.append(grid_index(self.name, key, options, v[0 if stage is None else stage]))
+        return out
+
+    def membership_problem(self, params: Mapping[str, Any]) -> str:
+        """What makes these params fall outside the space (monotone order, block compatibility), or ''."""
+        for name, p in self.params.items():
+            v = params.get(PLURAL[name])
+            if not p.monotone or not isinstance(v, (list, tuple)):
+                continue
+            k = self.num_stages if p.monotone_stages is None else p.monotone_stages
+            for i in range(1, k):
+                if (v[i] < v[i - 1]) if p.monotone == "increasing" else (v[i] > v[i - 1]):
+                    order = "non-decreasing" if p.monotone == "increasing" else "non-increasing"
+                    return (f"{PLURAL[name]} must be {order} over stages 1..{k}; stage {i + 1} has {v[i]} after "
+                            f"{v[i - 1]}")
+        if self.compatibility == "reject" and "group_width" in self.params:
+            widths, bs, gs = (params.get(PLURAL[k]) for k in ("width", "bottleneck_ratio", "group_width"))
+            bs = bs if bs is not None else [DEFAULTS["bottleneck_ratio"]] * self.num_stages
+            for i, (w, b, g) in enumerate(zip(widths, bs, gs), 1):
+                inner = int(round(w / b))
+                if g and (inner < 1 or g > inner or inner % g):
+                    return (f"stage {i}: bottleneck width round({w}/{b}) = {inner} is not a multiple of group "
+                            f"width {g}; pick another width, bottleneck_ratio or group_width")
+        return ""
 
     # -- description ---------------------------------------------------------
     def constraints(self) -> list[str]:

@@ -301,6 +301,8 @@ class _Run:
                                    time.perf_counter() - epoch_start)
                 return "interrupted"
             set_lr(self.optimizer, lr_at(s, self.global_step, self.steps))
+            if hasattr(self.model, "set_drop_path_progress"):  # ScheduledDropPath (NASNet cells)
+                self.model.set_drop_path_progress(self.global_step / max(1, s.epochs * self.steps))
             images = self.train_augment(images.to(self.device, non_blocking=True), self.generator)
             labels = labels.to(self.device, non_blocking=True)
             with self.precision.autocast():

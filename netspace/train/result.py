@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from netspace.spec import NetSpec
+from netspace.spec import NetSpec, spec_from_dict
 from netspace.train.schedule import Schedule
 
 # status values: "done" (all epochs), "diverged" (NaN/inf loss; error is 100),
@@ -70,6 +70,6 @@ class TrainResult:
     def from_json(cls, d: dict[str, Any], metrics: list[dict[str, Any]], out_dir: Path | None) -> "TrainResult":
         return cls(status=d["status"], epochs=d["epochs"], error=d["error"], best_error=d["best_error"],
                    eval_split=d["eval_split"], wall_seconds=d["wall_seconds"], metrics=metrics,
-                   complexity=d["complexity"], spec=NetSpec.from_dict(d["spec"]),
+                   complexity=d["complexity"], spec=spec_from_dict(d["spec"]),
                    schedule=Schedule.from_dict(d["schedule"]), data=d.get("data", {}), out_dir=out_dir,
                    world_size=d.get("world_size", 1), precision=d.get("precision", ""))

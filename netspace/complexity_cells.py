@@ -1,0 +1,71 @@
+"""Exact cost of a cell network (:class:`netspace.spec_cells.CellNetSpec`).
+
+The counting rules are those of ``netspace.complexity``: multiply-adds of
+convs and the classifier (plus bias additions), conv/FC/BN parameters, and
+output elements of convs, the classifier and max-pools. Average pools,
+additions and concatenations cost nothing. ``netspace.models.cells`` builds
+the same layers; ``tests/test_nas_spaces.py`` holds the two together.
+"""
+
+from __future__ import annotations
+
+from netspace.complexity import _Cost
+from netspace.spec_cells import CellNetSpec, unused_blocks
+
+
+def _reduce(size: int, stride: int) -> int:
+    """Output size of every cell op ("same" padding): ceil(size / stride)."""
+    return (size - 1) // stride + 1
+
+
+def _op(cx: _Cost, op: str, f: int, size: int, stride: int) -> None:
+    """Cost of one op on an f-channel state of the given size (cx.size is restored by the caller)."""
+    cx.size = size
+    if op == "identity":
+        if stride == 2:
+            cx.conv(f, f, 1, 2)
+            cx.bn(f)
+    elif op.startswith("sep_conv_"):
+        k = int(op[-1])
+        for s in (stride, 1):
+            cx.conv(f, f, k, s, groups=f)
+            cx.conv(f, f, 1)
+            cx.bn(f)
+    elif op in ("conv_1x1", "conv_3x3"):
+        cx.conv(f, f, int(op[-1]), stride)
+        cx.bn(f)
+    elif op == "dil_conv_3x3":
+        # Dilation 2 with padding 2: the same output size and multiply-adds as a 3x3 conv.
+        cx.conv(f, f, 3, stride)
+        cx.bn(f)
+    elif op == "max_pool_3x3":
+        cx.maxpool(f, stride)
+
+
+def cell_complexity(spec: CellNetSpec) -> dict[str, int]:
+    """``{"flops", "params", "acts"}`` of one image through the cell network."""
+    cx = _Cost(spec.resolution)
+    cx.conv(spec.in_channels, spec.stem_width, 3, spec.stem_stride)
+    cx.bn(spec.stem_width)
+    size = cx.size
+    prev2 = prev = (spec.stem_width, size)  # (channels, size) of h[i-2] and h[i-1]
+    last_reduction = False
+    for reduction, f in spec.cells():
+        cell = spec.reduction if reduction else spec.normal
+        # Preprocessing: act, 1x1 conv to f, BN on both inputs (stride 2 for h[i-2] after a reduction).
+        cx.size = prev2[1]
+        cx.conv(prev2[0], f, 1, 2 if last_reduction else 1)
+        cx.bn(f)
+        cx.size = prev[1]
+        cx.conv(prev[0], f, 1)
+        cx.bn(f)
+        size_in = prev[1]
+        size_out = _reduce(size_in, 2) if reduction else size_in
+        for ia, oa, ib, ob in cell:
+            for i, op in ((ia, oa), (ib, ob)):
+                stride = 2 if reduction and i < 2 else 1
+                _op(cx, op, f, size_in if i < 2 else size_out, stride)
+        prev2, prev = prev, (f * len(unused_blocks(cell)), size_out)
+        last_reduction = reduction
+    cx.linear(prev[0], spec.num_classes)
+    return {"flops": cx.flops, "params": cx.params, "acts": cx.acts}
