@@ -21,6 +21,15 @@ from netspace.spec import NetSpec, for_input, spec_from_dict
 from netspace.spec_cells import CELL_OPS, CellNetSpec, unused_blocks
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors gain nothing from threads, and idle OpenMP threads spin on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _measure(spec, batch: int = 2):
     """params, flops and acts of the built module (train-mode forward on a small batch, then eval counts)."""
     model = build(spec)
@@ -401,3 +410,31 @@ def test_paper_space_token_grids():
         get_space("AnyNetX_B").tokens_from_params({"depths": [1] * 4, "widths": [8] * 4,
                                                    "bottleneck_ratios": [1.0, 2.0, 1.0, 1.0],
                                                    "group_widths": [1] * 4})
+
+
+def test_worker_trains_a_stored_cell_spec(tmp_path):
+    from netspace.run.worker import run_trial
+    from netspace.train import Schedule
+
+    space = NASNetSpace(Frame.for_data(resolution=12, in_channels=1, num_classes=3), filters=4)
+    spec = space.sample(1, seed=1)[0].spec
+    job = {"spec": json.loads(spec.to_json()), "out_dir": str(tmp_path),
+           "data": {"name": "synthetic", "synthetic_shape": (1, 12, 12), "synthetic_classes": 3,
+                    "synthetic_size": (64, 32)},
+           "schedule": Schedule(epochs=1, batch_size=32, precision="fp32").to_dict()}
+    result = run_trial(job)
+    assert result["status"] == "done", result.get("message")
+    assert json.loads((tmp_path / "result.json").read_text())["spec"] == spec.to_dict()
+
+
+def test_cli_info_prints_a_cell_spec(tmp_path, capsys):
+    from netspace.cli import main
+
+    spec = get_space("nasnet", resolution=28, in_channels=1, num_classes=10).sample(1)[0].spec
+    path = tmp_path / "cell.json"
+    path.write_text(spec.to_json())
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "NASNet cells" in out and "N16 R32 N32 R64 N64" in out and f"{complexity(spec)['flops']:,}" in out
+    assert main(["info", str(path), "--json"]) == 0
+    assert spec_from_dict(json.loads(capsys.readouterr().out)["spec"]) == spec

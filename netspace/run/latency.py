@@ -17,7 +17,7 @@ import torch
 
 from netspace.latency import LatencyTable, check_device, measure, prediction_error
 from netspace.run.store import Store, StoreError
-from netspace.spec import NetSpec, for_input
+from netspace.spec import NetSpec, for_input, spec_from_dict
 
 
 def measure_trials(directory: str | os.PathLike, *, batch: int = 1, resolution: int | None = None,
@@ -44,7 +44,7 @@ def measure_trials(directory: str | os.PathLike, *, batch: int = 1, resolution: 
         done = {(r["trial"], r["device"], r["batch"], r["resolution"], r["threads"], r["mode"]): r
                 for r in store.latency()}
         for k, t in enumerate(trials, 1):
-            spec = NetSpec.from_dict(t.spec)
+            spec = spec_from_dict(t.spec)
             res = resolution or spec.resolution
             key = (t.trial, str(dev), batch, res, used_threads, mode)
             if key in done and not force:
@@ -53,7 +53,7 @@ def measure_trials(directory: str | os.PathLike, *, batch: int = 1, resolution: 
             r = measure(spec, batch=batch, resolution=res, device=str(dev), threads=threads, mode=mode,
                         warmup=warmup, max_seconds=max_seconds)
             figures = {**r.to_dict(), "threads": used_threads, "stable": int(r.stable)}
-            if table is not None:
+            if table is not None and isinstance(spec, NetSpec):  # the table knows stage blocks, not cells
                 adapted = spec if res == spec.resolution else for_input(
                     spec, in_channels=spec.in_channels, resolution=res, num_classes=spec.num_classes)
                 figures["predicted_ms"] = table.predict(adapted)

@@ -7,7 +7,7 @@ import os
 from netspace import zoo
 from netspace.run.store import STORE_NAME, Store
 from netspace.scaling.rules import ScalingError
-from netspace.spec import NetSpec
+from netspace.spec import NetSpec, spec_from_dict
 
 
 def base_spec(model: str | os.PathLike) -> NetSpec:
@@ -22,5 +22,9 @@ def base_spec(model: str | os.PathLike) -> NetSpec:
         if not done:
             raise ScalingError(f"{path}: no finished trial yet; let the sweep or search finish some trials")
         best = min(done, key=lambda t: t.error)
-        return NetSpec.from_dict(best.spec).replace(name=f"{os.path.basename(os.path.abspath(path))}#{best.trial}")
+        spec = spec_from_dict(best.spec)
+        if not isinstance(spec, NetSpec):
+            raise ScalingError(f"{path}: the best trial is a cell network; compound scaling needs a network of "
+                               "stages (depth, width, resolution), e.g. a MnasNet, AnyNet or RegNet search")
+        return spec.replace(name=f"{os.path.basename(os.path.abspath(path))}#{best.trial}")
     return zoo.resolve(path)
