@@ -7,13 +7,13 @@
    strategy gets the same budget over several seeds; we print the mean
    reward of all candidates it asked, of the last quarter, and the best found.
 2. Real: the MnasNet space (small variant) on Fashion-MNIST, short proxy
-   training (1 epoch on a seeded subset), the mnas reward (soft constraint)
+   training (2 epochs on a seeded subset), the mnas reward (soft constraint)
    with the target T = the measured latency of the MnasNet skeleton (every
    block at its baseline choice), latency measured on this CPU, 1 thread,
    batch 1. Printed per strategy: best and mean validation error, best reward,
    and the latency of the best model.
 
-    python benchmarks/search_strategies.py [--synthetic-only] [--budget 16] [--limit-train 2000]
+    python benchmarks/search_strategies.py [--synthetic-only | --real-only] [--budget 16] [--limit-train 4000] [--epochs 2]
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def synthetic(budget: int, seeds: int) -> None:
         print(f"  {kind:<10} {fmt(all_mean):>16} {fmt(last_mean):>16} {fmt(best):>16}")
 
 
-def real(budget: int, limit_train: int, workers: int) -> None:
+def real(budget: int, limit_train: int, workers: int, epochs: int) -> None:
     from netspace.data import load_data
     from netspace.latency import measure
     from netspace.run import Store
@@ -93,14 +93,14 @@ def real(budget: int, limit_train: int, workers: int) -> None:
         space = mnasnet_space(Frame.for_data(resolution=28, in_channels=1, num_classes=10))
     load_data("fashion-mnist")  # fail early without the data
     target = measure(space.to_spec(space.baseline_params()), threads=1, max_seconds=3.0).median_ms
-    print(f"\nFashion-MNIST, MnasNet space (small variant), budget {budget} per strategy, 1 epoch on "
+    print(f"\nFashion-MNIST, MnasNet space (small variant), budget {budget} per strategy, {epochs} epoch(s) on "
           f"{limit_train} training images, validation on 10% of train held out, mnas reward (soft), "
           f"target T = skeleton latency {target:.2f} ms (batch 1, 1 CPU thread), {workers} workers")
     print(f"  {'strategy':<10} {'best val err':>12} {'mean val err':>12} {'best reward':>12} "
           f"{'best: err':>10} {'best: ms':>9} {'best: MFLOPs':>12} {'wall':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("random", "reinforce", "evolution"):
-            config = SearchConfig(space="mnasnet", strategy=kind, budget=budget, epochs=1, reward="mnas",
+            config = SearchConfig(space="mnasnet", strategy=kind, budget=budget, epochs=epochs, reward="mnas",
                                   target_latency=round(target, 3), limit_train=limit_train, batch=4,
                                   population=8, sample_size=3, controller_lr=0.05, batch_size=64, seed=0)
             start = time.perf_counter()
@@ -119,12 +119,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--synthetic-only", action="store_true")
     parser.add_argument("--budget", type=int, default=16, help="trials per strategy on real data")
-    parser.add_argument("--limit-train", type=int, default=2000)
+    parser.add_argument("--limit-train", type=int, default=4000)
+    parser.add_argument("--epochs", type=int, default=2, help="proxy training epochs on real data")
+    parser.add_argument("--real-only", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    synthetic(args.synthetic_budget, args.seeds)
+    if not args.real_only:
+        synthetic(args.synthetic_budget, args.seeds)
     if not args.synthetic_only:
-        real(args.budget, args.limit_train, args.workers)
+        real(args.budget, args.limit_train, args.workers, args.epochs)
 
 
 if __name__ == "__main__":

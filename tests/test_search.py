@@ -219,11 +219,12 @@ def test_search_errors_for_bad_spaces_and_budgets(tmp_path):
 
     with pytest.raises(NetspaceError, match="unknown design space 'nospace'"):
         run_search(_config(space="nospace"), tmp_path / "a", log=_quiet)
-    with pytest.raises(NetspaceError, match="RegNetX space has no token form"):
-        run_search(_config(space="RegNetX"), tmp_path / "b", log=_quiet)
-    proc = subprocess.run([sys.executable, "-m", "netspace.cli", "search", "RegNetX", "--strategy", "random",
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(NetspaceError, match="missing.yaml: cannot read space file"):
+        run_search(_config(space=str(missing)), tmp_path / "b", log=_quiet)
+    proc = subprocess.run([sys.executable, "-m", "netspace.cli", "search", str(missing), "--strategy", "random",
                            "--budget", "2", "--out", str(tmp_path / "c")], capture_output=True, text=True)
-    assert proc.returncode == 2 and "no token form" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "cannot read space file" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "netspace.cli", "search", "mnasnet", "--strategy", "random",
                            "--budget", "-1", "--out", str(tmp_path / "c")], capture_output=True, text=True)
     assert proc.returncode == 2 and "--budget must be an integer >= 1" in proc.stderr

@@ -254,6 +254,7 @@ class _Search:
             todo = self.store.trials(("pending", "running"))
             if todo:
                 self._train(todo)
+                self._tell_ready()
                 continue
             asked = len(self.store.trials())
             if asked >= self.config.budget:
@@ -353,7 +354,11 @@ class _Search:
         jobs = [{"trial": t.trial, "spec": t.spec, "schedule": self.schedule, "data": self.data,
                  "out_dir": str(self.out / "trials" / f"{t.trial:04d}")} for t in todo]
         by_trial = {t.trial: t for t in todo}
-        ready: dict[int, tuple[list[int], float]] = {}
+        # Trials finished without training (a reused architecture, a token choice outside the space) may sit
+        # between trained ones: they join the queue so that every reward is told in trial order.
+        ready: dict[int, tuple[list[int], float]] = {
+            i: (r["tokens"], r["reward"]) for i, r in rows.items()
+            if i >= self.strategy.told and i not in by_trial and r["reward"] is not None}
         for job, result in self.executor.run(jobs, on_start=lambda j: self.store.mark_running(j["trial"])):
             i = job["trial"]
             metrics = result.pop("metrics", [])
