@@ -438,3 +438,26 @@ def test_cli_info_prints_a_cell_spec(tmp_path, capsys):
     assert "NASNet cells" in out and "N16 R32 N32 R64 N64" in out and f"{complexity(spec)['flops']:,}" in out
     assert main(["info", str(path), "--json"]) == 0
     assert spec_from_dict(json.loads(capsys.readouterr().out)["spec"]) == spec
+
+
+def test_zero_init_silences_no_block_without_a_skip():
+    """Zero-init of the last BN applies to residual branches only: a block without a skip keeps its signal."""
+    from netspace.models.mbconv import MBConv
+    from netspace.models.net import init_weights
+
+    space = get_space("mnasnet", resolution=28, in_channels=1, num_classes=10)
+    for seed in range(4):
+        spec = space.sample(1, seed=seed).samples[0].spec
+        model = build(spec)
+        init_weights(model, zero_init_last_bn=True)
+        blocks = [m for m in model.modules() if isinstance(m, MBConv)]
+        assert any(not b.has_skip for b in blocks) and any(b.has_skip for b in blocks)
+        for b in blocks:
+            if type(b) is not MBConv:  # the conv op's BN feeds an activation: never zero-initialized
+                continue
+            last_bn = [m for m in b.f if isinstance(m, torch.nn.BatchNorm2d)][-1]
+            assert bool((last_bn.weight == 0).all()) == b.has_skip
+        model.eval()
+        with torch.no_grad():
+            out = model(torch.randn(8, 1, 28, 28))
+        assert out.std(dim=0).min() > 0  # the logits depend on the input

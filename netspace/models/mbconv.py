@@ -27,9 +27,11 @@ class MBConv(nn.Module):
         w_se = se_width_mbconv(w_in, st.se_ratio)
         if w_se:
             layers.append(SE(w_exp, w_se, act))
-        layers += [conv(w_exp, st.width, 1), bn(st.width, final=True)]
-        self.f = nn.Sequential(*layers)
         self.has_skip = st.skip and stride == 1 and w_in == st.width
+        # zero-init (optional) applies to the last BN of a residual branch only: without the skip
+        # it would silence the block
+        layers += [conv(w_exp, st.width, 1), bn(st.width, final=self.has_skip)]
+        self.f = nn.Sequential(*layers)
         self.drop_rate = drop_rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

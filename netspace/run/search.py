@@ -52,6 +52,7 @@ from netspace.errors import NetspaceError
 from netspace.run.drive import duration
 from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
+from netspace.run.settings import TrialSettings
 from netspace.run.store import Store
 from netspace.run.sweep import open_checked
 from netspace.search import STRATEGIES, Reward, SearchError, make_strategy
@@ -61,7 +62,7 @@ FINISHED = ("done", "diverged", "failed")
 
 
 @dataclass(frozen=True)
-class SearchConfig:
+class SearchConfig(TrialSettings):
     """Everything that defines a search's results (stored; a rerun must match, except a larger budget).
 
     ``latency`` None means ``measure`` for the mnas reward and ``none`` for
@@ -154,16 +155,6 @@ class SearchConfig:
         if self.strategy == "evolution":
             return {"population": self.population, "sample_size": self.sample_size}
         return {}
-
-    def data_settings(self) -> dict[str, Any]:
-        return {"name": self.data, "data_dir": self.data_dir, "val_fraction": self.val_fraction,
-                "seed": self.seed, "limit_train": self.limit_train, "limit_test": self.limit_test}
-
-    def schedule_dict(self) -> dict[str, Any]:
-        from netspace.train import Schedule
-
-        return Schedule(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, precision=self.precision,
-                        eval_split=self.eval_split, seed=self.seed, zero_init_last_bn=self.zero_init_last_bn).to_dict()
 
 
 def _is_int(x: Any) -> bool:

@@ -22,11 +22,12 @@ from netspace.errors import NetspaceError
 from netspace.run.drive import Entry, drive
 from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
+from netspace.run.settings import TrialSettings
 from netspace.run.store import Store
 
 
 @dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(TrialSettings):
     """Everything that defines a sweep's results (stored; a rerun must match)."""
 
     space: str
@@ -61,17 +62,6 @@ class SweepConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    def data_settings(self) -> dict[str, Any]:
-        return {"name": self.data, "data_dir": self.data_dir, "val_fraction": self.val_fraction,
-                "seed": self.seed, "limit_train": self.limit_train, "limit_test": self.limit_test}
-
-    def schedule_dict(self) -> dict[str, Any]:
-        from netspace.train import Schedule
-
-        s = Schedule(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, precision=self.precision,
-                     eval_split=self.eval_split, seed=self.seed, zero_init_last_bn=self.zero_init_last_bn)
-        return s.to_dict()
 
 
 def _initialize(store: Store, config: SweepConfig, log) -> None:
