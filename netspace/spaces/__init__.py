@@ -18,7 +18,7 @@ from netspace.spaces.mnasnet import MnasNetSpace
 from netspace.spaces.nasnet import NASNetSpace
 from netspace.spaces.registry import NAS_SPACE_NAMES, SPACE_NAMES, UnknownSpaceError, get_space, space_names
 from netspace.spaces.samplers import SAMPLER_KINDS, Sampler, SpaceError
-from netspace.spaces.space import DesignSpace, Sample, SampleResult, SamplingError
+from netspace.spaces.space import DesignSpace, Sample, SampleResult, SamplingError, VectorizedSpace
 from netspace.spaces.stagewise import StageParam, StagewiseSpace
 from netspace.spaces.tokens import TokenSpace
 from netspace.spaces.window import Window, as_window, parse_window
@@ -28,7 +28,7 @@ __all__ = [
     "ANYNET_NAMES", "NAS_SPACE_NAMES", "REGNET_NAMES", "SAMPLER_KINDS", "SPACE_NAMES", "VARIANTS",
     "DesignSpace", "Frame", "MnasNetSpace", "NASNetSpace", "RegNetParams", "RegNetSpace", "Sample", "SampleResult",
     "Sampler", "SamplingError", "SpaceError", "StageBatch", "StageParam", "StagewiseSpace", "TokenSpace",
-    "UnknownSpaceError", "Window",
+    "UnknownSpaceError", "VectorizedSpace", "Window",
     "adjust_block_compatibility", "anynet_space", "as_window", "batch_complexity", "get_space", "load_space",
     "parse_window", "pick_variant", "quantized_widths", "regnet_space", "regnet_spec", "space_from_dict",
     "space_from_yaml", "space_names",

@@ -90,6 +90,58 @@ class DesignSpace(ABC):
 
     name: str
     frame: Frame
+
+    @abstractmethod
+    def to_spec(self, params: Mapping[str, Any]) -> NetSpec:
+        """The network these parameters name (a stored params dict rebuilds its spec)."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Parameters, distributions and constraints, as plain data for reports."""
+
+    @abstractmethod
+    def sample(self, n: int, *, seed: int = 0, flops: WindowLike = None, params: WindowLike = None,
+               acts: WindowLike = None, max_candidates: int | None = None) -> SampleResult:
+        """``n`` distinct networks inside the given complexity windows (e.g. ``flops="360M:400M"``)."""
+
+    def _sample_args(self, n: Any, seed: Any, flops: WindowLike, params: WindowLike, acts: WindowLike,
+                     max_candidates: int | None, default_limit: int) -> tuple[dict[str, Window], int]:
+        """The windows given and the candidate bound, or a SpaceError naming the bad argument."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            raise SpaceError(f"{self.name}: n must be an integer >= 0, got {n!r}")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise SpaceError(f"{self.name}: seed must be an integer, got {seed!r}")
+        windows = {m: w for m, w in zip(METRICS, (as_window(flops, "flops"), as_window(params, "params"),
+                                                  as_window(acts, "acts"))) if w is not None}
+        limit = default_limit if max_candidates is None else int(max_candidates)
+        if limit < 1:
+            raise SpaceError(f"{self.name}: max_candidates must be >= 1, got {max_candidates!r}")
+        return windows, limit
+
+    def _shortfall(self, n: int, result: SampleResult, windows: Mapping[str, Window],
+                   spread: Mapping[str, list[float]]) -> str:
+        where = ", ".join(f"{m} {w}" for m, w in windows.items()) or "the space"
+        seen = "; ".join(f"{m} of valid candidates ranged {format_count(lo)}..{format_count(hi)}"
+                         for m, (lo, hi) in spread.items() if lo <= hi)
+        seen = f" ({seen})" if seen else ""
+        hint = ", ".join(f"{m}='{w.widened()}'" for m, w in windows.items())
+        widen = f"widen the window (e.g. {hint})" if hint else "ask for fewer samples"
+        outside = [m for m, (lo, hi) in spread.items() if lo <= hi and
+                   ((windows[m].high is not None and windows[m].high < lo) or
+                    (windows[m].low is not None and windows[m].low > hi))]
+        if outside:
+            widen = f"move the {' and '.join(outside)} window into that range"
+        if not result.samples:
+            return (f"{self.name}: no network in {where} after {result.candidates:,} candidates{seen}; "
+                    f"{widen} or raise max_candidates")
+        return (f"{self.name}: only {len(result.samples)} of {n} distinct networks in {where} after "
+                f"{result.candidates:,} candidates (acceptance rate {result.acceptance_rate:.2e}){seen}; "
+                f"{widen}, ask for fewer, or raise max_candidates")
+
+
+class VectorizedSpace(DesignSpace):
+    """A space of stage networks sampled in batches: candidates are drawn as columns and costed as arrays."""
+
     batch_size: int = BATCH_SIZE
 
     # -- what a space defines ------------------------------------------------
@@ -104,14 +156,6 @@ class DesignSpace(ABC):
     @abstractmethod
     def _params_at(self, cols: dict[str, np.ndarray], i: int) -> dict[str, Any]:
         """Candidate i as a plain JSON-able dict that ``to_spec`` accepts."""
-
-    @abstractmethod
-    def to_spec(self, params: Mapping[str, Any]) -> NetSpec:
-        """The network these parameters name (a stored params dict rebuilds its spec)."""
-
-    @abstractmethod
-    def describe(self) -> dict[str, Any]:
-        """Parameters, distributions and constraints, as plain data for reports."""
 
     def _complexity_ok(self, cx: Mapping[str, np.ndarray]) -> np.ndarray:
         """Constraints of the space itself on complexity (RegNetX's params/acts limits); all pass by default."""
@@ -134,15 +178,7 @@ class DesignSpace(ABC):
         not yield ``n``. By default the bound is 50M draws, and 1M when none
         of those has been accepted (so an impossible window fails fast).
         """
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-            raise SpaceError(f"{self.name}: n must be an integer >= 0, got {n!r}")
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise SpaceError(f"{self.name}: seed must be an integer, got {seed!r}")
-        windows = {m: w for m, w in zip(METRICS, (as_window(flops, "flops"), as_window(params, "params"),
-                                                  as_window(acts, "acts"))) if w is not None}
-        limit = MAX_CANDIDATES if max_candidates is None else int(max_candidates)
-        if limit < 1:
-            raise SpaceError(f"{self.name}: max_candidates must be >= 1, got {max_candidates!r}")
+        windows, limit = self._sample_args(n, seed, flops, params, acts, max_candidates, MAX_CANDIDATES)
         rng = np.random.default_rng(seed)
         seen: set[NetSpec] = set()
         samples: list[Sample] = []
@@ -210,23 +246,3 @@ class DesignSpace(ABC):
             if not (self._complexity_ok(arrays)[0] and all(w.contains(cx[m]) for m, w in windows.items())):
                 return None
         return Sample(params, spec, cx)
-
-    def _shortfall(self, n: int, result: SampleResult, windows: Mapping[str, Window],
-                   spread: Mapping[str, list[float]]) -> str:
-        where = ", ".join(f"{m} {w}" for m, w in windows.items()) or "the space"
-        seen = "; ".join(f"{m} of valid candidates ranged {format_count(lo)}..{format_count(hi)}"
-                         for m, (lo, hi) in spread.items() if lo <= hi)
-        seen = f" ({seen})" if seen else ""
-        hint = ", ".join(f"{m}='{w.widened()}'" for m, w in windows.items())
-        widen = f"widen the window (e.g. {hint})" if hint else "ask for fewer samples"
-        outside = [m for m, (lo, hi) in spread.items() if lo <= hi and
-                   ((windows[m].high is not None and windows[m].high < lo) or
-                    (windows[m].low is not None and windows[m].low > hi))]
-        if outside:
-            widen = f"move the {' and '.join(outside)} window into that range"
-        if not result.samples:
-            return (f"{self.name}: no network in {where} after {result.candidates:,} candidates{seen}; "
-                    f"{widen} or raise max_candidates")
-        return (f"{self.name}: only {len(result.samples)} of {n} distinct networks in {where} after "
-                f"{result.candidates:,} candidates (acceptance rate {result.acceptance_rate:.2e}){seen}; "
-                f"{widen}, ask for fewer, or raise max_candidates")

@@ -40,7 +40,7 @@ from netspace.spaces.frame import Frame
 from netspace.spaces.regnet import adjust_block_compatibility
 from netspace.spaces.regnet_batch import adjust_block_compatibility_batch
 from netspace.spaces.samplers import Sampler, SpaceError
-from netspace.spaces.space import DesignSpace
+from netspace.spaces.space import VectorizedSpace
 from netspace.spaces.tokens import check_indices, grid_index, sampler_options
 from netspace.spec import NetSpec, Stage
 
@@ -94,7 +94,7 @@ def _ordered_indices(rng: np.random.Generator, n: int, grid_size: int, k: int) -
     return chosen - np.arange(k)
 
 
-class StagewiseSpace(DesignSpace):
+class StagewiseSpace(VectorizedSpace):
     """A fixed number of X/Y-block stages, each drawing its own parameters under shared/monotone rules."""
 
     def __init__(self, name: str, num_stages: int, params: Mapping[str, StageParam], frame: Frame,

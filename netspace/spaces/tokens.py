@@ -30,9 +30,9 @@ import numpy as np
 
 from netspace.complexity import complexity
 from netspace.errors import SpecError
-from netspace.spaces.samplers import Sampler, SpaceError, _on_grid
+from netspace.spaces.samplers import Sampler, _on_grid
 from netspace.spaces.space import DesignSpace, Sample, SampleResult, SamplingError
-from netspace.spaces.window import METRICS, WindowLike, as_window
+from netspace.spaces.window import WindowLike
 
 Token = tuple[str, tuple]
 
@@ -143,12 +143,10 @@ class TokenSpace(DesignSpace):
         for key, options in tokens:
             option_index(self.name, key, options, params[key])
 
-    # DesignSpace's vectorized hooks: a token space draws token indices and costs each candidate exactly.
+    # A token space draws token indices in batches and costs each candidate exactly, one at a time
+    # (its specs need not be stage networks, so there is no vectorized complexity).
     def _draw(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         return {key: rng.integers(0, len(options), n) for key, options in self.tokens()}
-
-    def _stage_batch(self, cols: dict[str, np.ndarray]):  # pragma: no cover - not used by TokenSpace.sample
-        raise NotImplementedError(f"{self.name} is sampled candidate by candidate")
 
     def _params_at(self, cols: dict[str, np.ndarray], i: int) -> dict[str, Any]:
         return self.params_from_tokens([int(cols[key][i]) for key, _ in self.tokens()])
@@ -161,15 +159,7 @@ class TokenSpace(DesignSpace):
         Raises SamplingError when ``max_candidates`` draws (default 1M, or 20k
         while none is accepted) do not yield ``n``.
         """
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-            raise SpaceError(f"{self.name}: n must be an integer >= 0, got {n!r}")
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise SpaceError(f"{self.name}: seed must be an integer, got {seed!r}")
-        windows = {m: w for m, w in zip(METRICS, (as_window(flops, "flops"), as_window(params, "params"),
-                                                  as_window(acts, "acts"))) if w is not None}
-        limit = TOKEN_MAX_CANDIDATES if max_candidates is None else int(max_candidates)
-        if limit < 1:
-            raise SpaceError(f"{self.name}: max_candidates must be >= 1, got {max_candidates!r}")
+        windows, limit = self._sample_args(n, seed, flops, params, acts, max_candidates, TOKEN_MAX_CANDIDATES)
         rng = np.random.default_rng(seed)
         seen: set = set()
         samples: list[Sample] = []
