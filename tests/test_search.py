@@ -4,8 +4,6 @@ driver on real Fashion-MNIST training (store, resume after SIGKILL with the cont
 from __future__ import annotations
 
 import json
-import math
-import os
 import signal
 import sqlite3
 import subprocess

@@ -236,10 +236,11 @@ def test_sigkill_then_rerun_finishes_with_exact_epochs(tmp_path):
 @pytest.mark.slow
 def test_sigterm_checkpoints_mid_epoch_and_resume_is_exact(tmp_path):
     out = tmp_path / "run"
-    args = _train_args(tmp_path, out, 2, "--ema-decay", "0.99")
+    # epochs long enough (188 steps) that the signal lands inside epoch 2 however fast training is
+    args = _train_args(tmp_path, out, 2, "--ema-decay", "0.99", "--limit-train", "12000")
     proc = _popen(args)
     _wait_for(lambda: _checkpoint_epoch(out) >= 1, proc)
-    time.sleep(0.5)  # into epoch 2
+    time.sleep(0.2)  # into epoch 2
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, stderr
@@ -251,7 +252,7 @@ def test_sigterm_checkpoints_mid_epoch_and_resume_is_exact(tmp_path):
     assert p.returncode == 0, p.stderr
     assert [r["epoch"] for r in metrics(out)] == [1, 2]
     ref = tmp_path / "ref"
-    assert cli(*_train_args(tmp_path, ref, 2, "--ema-decay", "0.99")).returncode == 0
+    assert cli(*_train_args(tmp_path, ref, 2, "--ema-decay", "0.99", "--limit-train", "12000")).returncode == 0
     a = torch.load(out / "checkpoint.pt", weights_only=True)
     b = torch.load(ref / "checkpoint.pt", weights_only=True)
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from netspace.complexity import se_width_bottleneck
-from netspace.models.layers import SE, activation, bn, conv
+from netspace.models.layers import SE, bn, conv
 from netspace.spec import Stage
 
 
@@ -17,7 +17,7 @@ class VanillaBlock(nn.Module):
         super().__init__()
         w = st.width
         self.f = nn.Sequential(
-            conv(w_in, w, 3, stride), bn(w), activation(act), conv(w, w, 3), bn(w), activation(act)
+            conv(w_in, w, 3, stride), bn(w, act=act), conv(w, w, 3), bn(w, act=act)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -25,18 +25,22 @@ class VanillaBlock(nn.Module):
 
 
 class _Residual(nn.Module):
-    """x + f(x), with a 1x1 conv + BN projection when width or stride changes."""
+    """act(shortcut + out_bn(f(x))), the shortcut a 1x1 conv + BN projection when width or stride changes.
+
+    The branch's last BN (``out_bn``, zero-init target) takes the shortcut and
+    the activation, so BN, add and ReLU run as one fused kernel in training.
+    """
 
     def __init__(self, w_in: int, w_out: int, stride: int, act: str) -> None:
         super().__init__()
         self.proj = None
         if w_in != w_out or stride != 1:
             self.proj = nn.Sequential(conv(w_in, w_out, 1, stride), bn(w_out))
-        self.act = activation(act)
+        self.out_bn = bn(w_out, final=True, act=act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.proj is None else self.proj(x)
-        return self.act(shortcut + self.f(x))
+        return self.out_bn(self.f(x), shortcut)
 
 
 class ResBasicBlock(_Residual):
@@ -45,7 +49,7 @@ class ResBasicBlock(_Residual):
     def __init__(self, w_in: int, st: Stage, stride: int, act: str) -> None:
         super().__init__(w_in, st.width, stride, act)
         w = st.width
-        self.f = nn.Sequential(conv(w_in, w, 3, stride), bn(w), activation(act), conv(w, w, 3), bn(w, final=True))
+        self.f = nn.Sequential(conv(w_in, w, 3, stride), bn(w, act=act), conv(w, w, 3))
 
 
 class ResBottleneckBlock(_Residual):
@@ -55,11 +59,11 @@ class ResBottleneckBlock(_Residual):
         super().__init__(w_in, st.width, stride, act)
         w_b, w = st.bottleneck_width, st.width
         layers: list[nn.Module] = [
-            conv(w_in, w_b, 1), bn(w_b), activation(act),
-            conv(w_b, w_b, 3, stride, groups=st.groups), bn(w_b), activation(act),
+            conv(w_in, w_b, 1), bn(w_b, act=act),
+            conv(w_b, w_b, 3, stride, groups=st.groups), bn(w_b, act=act),
         ]
         w_se = se_width_bottleneck(w_in, st.se_ratio)
         if w_se:
             layers.append(SE(w_b, w_se, act))
-        layers += [conv(w_b, w, 1), bn(w, final=True)]
+        layers.append(conv(w_b, w, 1))
         self.f = nn.Sequential(*layers)

@@ -1,9 +1,12 @@
-"""Small layers shared by every block: conv+BN, activation, SE, drop connect."""
+"""Small layers shared by every block: conv, BN+activation, SE, drop connect."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from netspace.models import fused
 
 
 def activation(name: str) -> nn.Module:
@@ -13,14 +16,88 @@ def activation(name: str) -> nn.Module:
 
 def conv(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False) -> nn.Conv2d:
     """A "same"-padded conv; odd kernels only, so padding is exact."""
+    if k == 1 and groups == 1:
+        return PointwiseConv(w_in, w_out, 1, stride=stride, bias=bias)
     return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
 
 
-def bn(w: int, final: bool = False) -> nn.BatchNorm2d:
-    """BatchNorm; ``final`` marks the last BN of a residual branch for zero-init."""
-    layer = nn.BatchNorm2d(w)
+class PointwiseConv(nn.Conv2d):
+    """A dense 1x1 conv that runs as one matrix multiply where that is faster.
+
+    A channels_last tensor is an (N*H*W, C) matrix in memory, so a 1x1 conv on
+    it is ``F.linear`` with no copy. On these CPUs that beats the conv kernel
+    (forward plus backward) by 1.4-4.7x at 4x4 and below, and by 1.1-1.2x in
+    bf16 at 8x8-16x16 once both widths reach 128; elsewhere the conv kernel
+    wins and is used. Same parameters and state dict as ``nn.Conv2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self._as_matmul(x):
+            return super().forward(x)
+        if self.stride[0] > 1:
+            x = x[:, :, :: self.stride[0], :: self.stride[1]]
+        n, c, h, w = x.shape
+        rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
+        out = F.linear(rows, self.weight.view(self.out_channels, c), self.bias)
+        return out.view(n, h, w, self.out_channels).permute(0, 3, 1, 2)
+
+    def _as_matmul(self, x: torch.Tensor) -> bool:
+        if x.dim() != 4 or not x.is_contiguous(memory_format=torch.channels_last):
+            return False
+        pixels = x.shape[2] * x.shape[3] // (self.stride[0] * self.stride[1])
+        if pixels <= 16:
+            return True
+        wide = min(self.in_channels, self.out_channels) >= 128
+        return wide and pixels <= 256 and x.dtype == torch.bfloat16
+
+
+def bn(w: int, final: bool = False, act: str | None = None) -> BatchNormAct2d:
+    """BatchNorm, then ``act`` if given; ``final`` marks the last BN of a residual branch for zero-init."""
+    layer = BatchNormAct2d(w, act)
     layer.final_bn = final  # read by init_weights
     return layer
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` followed by an activation ("relu", "silu" or None), in one module;
+    ``forward(x, residual)`` adds a block's shortcut before the activation.
+
+    In training on channels_last CPU tensors, BN (and ReLU) run as one fused
+    kernel (:mod:`netspace.models.fused`): two passes over the tensor forward
+    and two backward, where PyTorch's BN plus a separate ReLU make several
+    more; elsewhere (eval, contiguous, CUDA, or no compiler) it is PyTorch's BN
+    then the activation. Parameters, buffers and state dict are BatchNorm2d's.
+    """
+
+    def __init__(self, w: int, act: str | None = None) -> None:
+        super().__init__(w)
+        if act not in (None, "relu", "silu"):
+            raise ValueError(f"unknown activation {act!r}; use relu or silu")
+        self.act = act
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """act(BN(x) + residual), the residual (a block's shortcut) being optional."""
+        if self.training and self.track_running_stats and fused.usable(x, self.weight, residual):
+            y, mean, var = fused.bn_act(x, self.weight, self.bias, self.eps, self.act == "relu", residual)
+            self._track(mean, var)
+            return F.silu(y, inplace=True) if self.act == "silu" else y
+        y = super().forward(x)
+        if residual is not None:
+            y = y + residual
+        if self.act == "relu":
+            return F.relu(y, inplace=True)
+        return F.silu(y, inplace=True) if self.act == "silu" else y
+
+    @torch.no_grad()
+    def _track(self, mean: torch.Tensor, var: torch.Tensor) -> None:
+        """Running statistics, updated as nn.BatchNorm2d does (momentum, or a cumulative mean)."""
+        self.num_batches_tracked.add_(1)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        self.running_mean.lerp_(mean, factor)
+        self.running_var.lerp_(var, factor)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", act={self.act}" if self.act else "")
 
 
 class SE(nn.Module):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from netspace.complexity import expanded_width, se_width_mbconv
-from netspace.models.layers import SE, activation, bn, conv, drop_connect
+from netspace.models.layers import SE, bn, conv, drop_connect
 from netspace.spec import Stage
 
 
@@ -22,8 +22,8 @@ class MBConv(nn.Module):
         w_exp = expanded_width(w_in, st.expansion)
         layers: list[nn.Module] = []
         if w_exp != w_in:
-            layers += [conv(w_in, w_exp, 1), bn(w_exp), activation(act)]
-        layers += [conv(w_exp, w_exp, st.kernel, stride, groups=w_exp), bn(w_exp), activation(act)]
+            layers += [conv(w_in, w_exp, 1), bn(w_exp, act=act)]
+        layers += [conv(w_exp, w_exp, st.kernel, stride, groups=w_exp), bn(w_exp, act=act)]
         w_se = se_width_mbconv(w_in, st.se_ratio)
         if w_se:
             layers.append(SE(w_exp, w_se, act))
@@ -46,7 +46,7 @@ class ConvBlock(MBConv):
     def __init__(self, w_in: int, st: Stage, stride: int, act: str, drop_rate: float = 0.0) -> None:
         nn.Module.__init__(self)
         w = st.width
-        layers: list[nn.Module] = [conv(w_in, w, st.kernel, stride), bn(w), activation(act)]
+        layers: list[nn.Module] = [conv(w_in, w, st.kernel, stride), bn(w, act=act)]
         w_se = se_width_mbconv(w_in, st.se_ratio)
         if w_se:
             layers.append(SE(w, w_se, act))

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from netspace.models.blocks import ResBasicBlock, ResBottleneckBlock, VanillaBlock
-from netspace.models.layers import activation, bn, conv
+from netspace.models.layers import bn, conv
 from netspace.models.mbconv import ConvBlock, MBConv
 from netspace.models.stems import build_stem
 from netspace.spec import NetSpec
@@ -23,7 +23,7 @@ class Head(nn.Module):
         super().__init__()
         self.conv = None
         if spec.head_width:
-            self.conv = nn.Sequential(conv(w_in, spec.head_width, 1), bn(spec.head_width), activation(spec.activation))
+            self.conv = nn.Sequential(conv(w_in, spec.head_width, 1), bn(spec.head_width, act=spec.activation))
             w_in = spec.head_width
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity()

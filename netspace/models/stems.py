@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from netspace.models.layers import activation, bn, conv
+from netspace.models.layers import bn, conv
 from netspace.spec import Stem
 
 
@@ -13,8 +13,7 @@ def build_stem(stem: Stem, in_channels: int, act: str) -> nn.Sequential:
     if stem.kind == "resnet":
         return nn.Sequential(
             conv(in_channels, stem.width, 7, stem.stride),
-            bn(stem.width),
-            activation(act),
+            bn(stem.width, act=act),
             nn.MaxPool2d(3, stride=2, padding=1),
         )
-    return nn.Sequential(conv(in_channels, stem.width, 3, stem.stride), bn(stem.width), activation(act))
+    return nn.Sequential(conv(in_channels, stem.width, 3, stem.stride), bn(stem.width, act=act))

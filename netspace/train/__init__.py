@@ -27,7 +27,11 @@ zero_init_last_bn           False      identity-start residual blocks learn slow
 augment                     True       dataset policy: pad+random crop, flip if sensible
 precision                   auto       bf16 autocast + channels_last on CPUs with
                                        AVX512-BF16/AMX and on CUDA (fp16 + GradScaler on
-                                       GPUs without bf16); fp32 elsewhere
+                                       GPUs without bf16); fp32 elsewhere. On CPU with
+                                       channels_last, BN(+shortcut)(+ReLU) runs as one
+                                       fused kernel and small 1x1 convs as matmuls
+                                       (``netspace.models.layers``); "fp32" is the plain
+                                       NCHW PyTorch path
 eval_split                  test       "val" (needs val_fraction > 0) for search
 seed                        0          same seed, same device => same weights
 ==========================  =========  ====================================================

@@ -1,0 +1,248 @@
+// Fused batch norm (+ ReLU) for training on CPU, channels_last.
+//
+// A channels_last (N, C, H, W) tensor is an (M, C) matrix in memory with M = N*H*W.
+// Forward: one pass for per-channel sums, one pass writing act(x * scale + shift).
+// Backward: one pass for the two per-channel sums (of g and of g * (x - mean)), one
+// pass writing dx; the ReLU mask is recomputed from x instead of being stored.
+// Values are float32 or bfloat16 (math in float32, sums in double across chunks).
+// Built on first use by netspace.models.fused.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <cstdint>
+#include <cstring>
+#include <numeric>
+#include <vector>
+#include <cmath>
+
+namespace {
+
+template <typename T> struct IO;
+template <> struct IO<float> {
+  using raw = float;
+  static inline float load(raw v) { return v; }
+  static inline raw store(float f) { return f; }
+};
+template <> struct IO<at::BFloat16> {
+  using raw = uint16_t;
+  static inline float load(raw v) { uint32_t u = uint32_t(v) << 16; float f; std::memcpy(&f, &u, 4); return f; }
+  static inline raw store(float f) {
+    uint32_t u; std::memcpy(&u, &f, 4);
+    uint32_t r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return raw((u & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : r);  // NaN stays NaN
+  }
+};
+
+// Rows are grouped k at a time into "super-rows" of L = k*C values,
+// L a multiple of 32, so every inner loop runs over whole SIMD vectors; per-channel vectors
+// are tiled to length L. Rows that do not fill a super-row go through the same loops with L = C.
+struct Layout {
+  int64_t C, M, k, L, S, grain;  // S super-rows, then M - S*k single rows
+  Layout(int64_t C_, int64_t M_) : C(C_), M(M_) {
+    k = 32 / std::gcd<int64_t>(C, 32);
+    L = k * C; S = M / k;
+    grain = std::max<int64_t>(16, (int64_t(1) << 16) / L);  // >= 64K values per thread's chunk
+  }
+  std::vector<float> tile(const std::vector<float>& v) const {
+    std::vector<float> t(L);
+    for (int64_t j = 0; j < L; ++j) t[j] = v[j % C];
+    return t;
+  }
+};
+
+// Per-channel sums of two quantities over all super-rows, folded to length C: row(r, s, q)
+// adds super-row r's values into the float accumulators s and q (length L), which move
+// into double every 16 rows; each thread keeps its own, so the result does not depend
+// on timing.
+template <typename RowFn>
+void column_sums(const Layout& lay, RowFn row, std::vector<double>& s1, std::vector<double>& s2) {
+  const int64_t L = lay.L, C = lay.C;
+  const int nt = at::get_num_threads();
+  std::vector<double> ps(nt * L, 0.0), pq(nt * L, 0.0);
+  at::parallel_for(0, lay.S, lay.grain, [&](int64_t b, int64_t e) {
+    double* __restrict ds = ps.data() + at::get_thread_num() * L;
+    double* __restrict dq = pq.data() + at::get_thread_num() * L;
+    std::vector<float> fs(L), fq(L);
+    float* __restrict s = fs.data(); float* __restrict q = fq.data();
+    for (int64_t r0 = b; r0 < e; r0 += 16) {
+      const int64_t r1 = std::min(e, r0 + 16);
+      for (int64_t j = 0; j < L; ++j) { s[j] = 0.f; q[j] = 0.f; }
+      for (int64_t r = r0; r < r1; ++r) row(r, s, q);
+      for (int64_t j = 0; j < L; ++j) { ds[j] += s[j]; dq[j] += q[j]; }
+    }
+  });
+  s1.assign(C, 0.0); s2.assign(C, 0.0);
+  for (int t = 0; t < nt; ++t)
+    for (int64_t j = 0; j < L; ++j) { s1[j % C] += ps[t * L + j]; s2[j % C] += pq[t * L + j]; }
+}
+
+template <typename T>
+void sums(const typename IO<T>::raw* __restrict x, const Layout& lay, std::vector<double>& s1, std::vector<double>& s2) {
+  const int64_t L = lay.L, C = lay.C;
+  column_sums(lay, [&](int64_t r, float* __restrict s, float* __restrict q) {
+    const typename IO<T>::raw* __restrict xr = x + r * L;
+    for (int64_t j = 0; j < L; ++j) { float v = IO<T>::load(xr[j]); s[j] += v; q[j] += v * v; }
+  }, s1, s2);
+  for (int64_t r = lay.S * lay.k; r < lay.M; ++r)
+    for (int64_t c = 0; c < C; ++c) { double v = IO<T>::load(x[r * C + c]); s1[c] += v; s2[c] += v * v; }
+}
+
+// y = act(x * scale + shift [+ r]); r (the residual) may be null.
+template <typename T>
+void affine(const typename IO<T>::raw* __restrict x, const typename IO<T>::raw* __restrict r,
+            typename IO<T>::raw* __restrict y, const Layout& lay,
+            const std::vector<float>& scale, const std::vector<float>& shift, bool relu) {
+  const int64_t L = lay.L, C = lay.C;
+  std::vector<float> ts = lay.tile(scale), th = lay.tile(shift);
+  const float* __restrict sc = ts.data(); const float* __restrict sh = th.data();
+  const float lo = relu ? 0.f : -INFINITY;
+  at::parallel_for(0, lay.S, lay.grain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const typename IO<T>::raw* __restrict xr = x + i * L; typename IO<T>::raw* __restrict yr = y + i * L;
+      if (r == nullptr) {
+        for (int64_t j = 0; j < L; ++j) yr[j] = IO<T>::store(std::max(IO<T>::load(xr[j]) * sc[j] + sh[j], lo));
+      } else {
+        const typename IO<T>::raw* __restrict rr = r + i * L;
+        for (int64_t j = 0; j < L; ++j)
+          yr[j] = IO<T>::store(std::max(IO<T>::load(xr[j]) * sc[j] + sh[j] + IO<T>::load(rr[j]), lo));
+      }
+    }
+  });
+  for (int64_t i = lay.S * L; i < lay.M * C; ++i)
+    y[i] = IO<T>::store(std::max(IO<T>::load(x[i]) * sc[i % C] + sh[i % C] + (r ? IO<T>::load(r[i]) : 0.f), lo));
+}
+
+// With y (the output of a BN + residual + ReLU) the ReLU mask is y > 0 and the masked
+// gradient, which is the residual's gradient, is written to dres; without it the mask
+// is recomputed from x.
+template <typename T>
+void backward(const typename IO<T>::raw* __restrict g, const typename IO<T>::raw* __restrict x,
+              const typename IO<T>::raw* __restrict y, typename IO<T>::raw* __restrict dres,
+              typename IO<T>::raw* __restrict dx, const Layout& lay, const float* w, const float* b,
+              const float* mean, const float* invstd, bool relu, float* dw, float* db) {
+  const int64_t L = lay.L, C = lay.C, M = lay.M;
+  std::vector<float> scale(C), shift(C), m(C);
+  for (int64_t c = 0; c < C; ++c) { scale[c] = w[c] * invstd[c]; shift[c] = b[c] - mean[c] * scale[c]; m[c] = mean[c]; }
+  std::vector<float> ts = lay.tile(scale), th = lay.tile(shift), tm = lay.tile(m);
+  const float* __restrict sc = ts.data(); const float* __restrict sh = th.data(); const float* __restrict mu = tm.data();
+  const float lo = relu ? 0.f : -INFINITY;
+  std::vector<double> sg, sgx;  // per channel: sum of masked g, and of masked g * (x - mean)
+  column_sums(lay, [&](int64_t r, float* __restrict s, float* __restrict q) {
+    const typename IO<T>::raw* __restrict xr = x + r * L; const typename IO<T>::raw* __restrict gr = g + r * L;
+    if (y == nullptr) {
+      for (int64_t j = 0; j < L; ++j) {
+        float xv = IO<T>::load(xr[j]), gv = IO<T>::load(gr[j]);
+        gv = xv * sc[j] + sh[j] > lo ? gv : 0.f;
+        s[j] += gv; q[j] += gv * (xv - mu[j]);
+      }
+    } else {
+      const typename IO<T>::raw* __restrict yr = y + r * L; typename IO<T>::raw* __restrict rr = dres + r * L;
+      for (int64_t j = 0; j < L; ++j) {
+        float xv = IO<T>::load(xr[j]), gv = IO<T>::load(gr[j]);
+        gv = IO<T>::load(yr[j]) > lo ? gv : 0.f;
+        rr[j] = IO<T>::store(gv);
+        s[j] += gv; q[j] += gv * (xv - mu[j]);
+      }
+    }
+  }, sg, sgx);
+  for (int64_t i = lay.S * L; i < M * C; ++i) {
+    const int64_t c = i % C; float xv = IO<T>::load(x[i]), gv = IO<T>::load(g[i]);
+    gv = (y ? IO<T>::load(y[i]) : xv * scale[c] + shift[c]) > lo ? gv : 0.f;
+    if (y) dres[i] = IO<T>::store(gv);
+    sg[c] += gv; sgx[c] += double(gv) * (xv - m[c]);
+  }
+  std::vector<float> k2(C), k3(C);
+  for (int64_t c = 0; c < C; ++c) {
+    db[c] = float(sg[c]); dw[c] = float(sgx[c] * invstd[c]);
+    k2[c] = float(sg[c] / M); k3[c] = float(double(invstd[c]) * invstd[c] * sgx[c] / M);
+  }
+  std::vector<float> t2 = lay.tile(k2), t3 = lay.tile(k3);
+  const float* __restrict c2 = t2.data(); const float* __restrict c3 = t3.data();
+  at::parallel_for(0, lay.S, lay.grain, [&](int64_t b0, int64_t e) {
+    for (int64_t r = b0; r < e; ++r) {
+      const typename IO<T>::raw* __restrict xr = x + r * L; const typename IO<T>::raw* __restrict gr = g + r * L;
+      typename IO<T>::raw* __restrict dr = dx + r * L;
+      if (y == nullptr) {
+        for (int64_t j = 0; j < L; ++j) {
+          float xv = IO<T>::load(xr[j]), gv = IO<T>::load(gr[j]);
+          gv = xv * sc[j] + sh[j] > lo ? gv : 0.f;
+          dr[j] = IO<T>::store(sc[j] * (gv - c2[j] - (xv - mu[j]) * c3[j]));
+        }
+      } else {  // dres holds the masked gradient already
+        const typename IO<T>::raw* __restrict mr = dres + r * L;
+        for (int64_t j = 0; j < L; ++j) {
+          float xv = IO<T>::load(xr[j]), gv = IO<T>::load(mr[j]);
+          dr[j] = IO<T>::store(sc[j] * (gv - c2[j] - (xv - mu[j]) * c3[j]));
+        }
+      }
+    }
+  });
+  for (int64_t i = lay.S * L; i < M * C; ++i) {
+    const int64_t c = i % C; float xv = IO<T>::load(x[i]);
+    float gv = y ? IO<T>::load(dres[i]) : (xv * scale[c] + shift[c] > lo ? IO<T>::load(g[i]) : 0.f);
+    dx[i] = IO<T>::store(scale[c] * (gv - k2[c] - (xv - m[c]) * k3[c]));
+  }
+}
+
+template <typename F> auto dispatch(at::ScalarType t, F f) {
+  if (t == at::kBFloat16) return f(at::BFloat16{});
+  return f(float{});
+}
+
+}  // namespace
+
+// x: (N, C, H, W) channels_last (or (M, C)), float32 or bfloat16; weight, bias: float32 (C).
+// residual: None, or a tensor like x added before the activation.
+// Returns y, batch mean, invstd, unbiased variance.
+std::vector<torch::Tensor> bn_forward(torch::Tensor x, torch::Tensor w, torch::Tensor b, double eps, bool relu,
+                                      std::optional<torch::Tensor> residual) {
+  const int64_t C = x.size(1), M = x.numel() / C;
+  Layout lay(C, M);
+  auto y = torch::empty_like(x);
+  auto f32 = x.options().dtype(torch::kFloat);
+  auto mean = torch::empty({C}, f32), invstd = torch::empty({C}, f32), var = torch::empty({C}, f32);
+  std::vector<float> scale(C), shift(C);
+  dispatch(x.scalar_type(), [&](auto tag) {
+    using T = decltype(tag); using raw = typename IO<T>::raw;
+    const raw* xp = reinterpret_cast<const raw*>(x.data_ptr());
+    std::vector<double> s1, s2;
+    sums<T>(xp, lay, s1, s2);
+    const float* wp = w.data_ptr<float>(); const float* bp = b.data_ptr<float>();
+    float* mp = mean.data_ptr<float>(); float* ip = invstd.data_ptr<float>(); float* vp = var.data_ptr<float>();
+    for (int64_t c = 0; c < C; ++c) {
+      const double mu = s1[c] / M, v = std::max(s2[c] / M - mu * mu, 0.0), is = 1.0 / std::sqrt(v + eps);
+      mp[c] = float(mu); ip[c] = float(is); vp[c] = float(M > 1 ? v * M / (M - 1) : v);
+      scale[c] = float(wp[c] * is); shift[c] = float(bp[c] - mu * wp[c] * is);
+    }
+    const raw* rp = residual ? reinterpret_cast<const raw*>(residual->data_ptr()) : nullptr;
+    affine<T>(xp, rp, reinterpret_cast<raw*>(y.data_ptr()), lay, scale, shift, relu);
+    return 0;
+  });
+  return {y, mean, invstd, var};
+}
+
+// y: None, or the forward output when a residual was added before the ReLU; then the
+// fourth result is the residual's gradient (else it is undefined: None).
+std::vector<torch::Tensor> bn_backward(torch::Tensor g, torch::Tensor x, torch::Tensor w, torch::Tensor b,
+                                       torch::Tensor mean, torch::Tensor invstd, bool relu,
+                                       std::optional<torch::Tensor> y) {
+  const int64_t C = x.size(1), M = x.numel() / C;
+  Layout lay(C, M);
+  auto dx = torch::empty_like(x);
+  torch::Tensor dres;
+  if (y) dres = torch::empty_like(x);
+  auto dw = torch::empty({C}, w.options()), db = torch::empty({C}, w.options());
+  dispatch(x.scalar_type(), [&](auto tag) {
+    using T = decltype(tag); using raw = typename IO<T>::raw;
+    backward<T>(reinterpret_cast<const raw*>(g.data_ptr()), reinterpret_cast<const raw*>(x.data_ptr()),
+                y ? reinterpret_cast<const raw*>(y->data_ptr()) : nullptr,
+                y ? reinterpret_cast<raw*>(dres.data_ptr()) : nullptr, reinterpret_cast<raw*>(dx.data_ptr()), lay, w.data_ptr<float>(), b.data_ptr<float>(),
+                mean.data_ptr<float>(), invstd.data_ptr<float>(), relu, dw.data_ptr<float>(), db.data_ptr<float>());
+    return 0;
+  });
+  return {dx, dw, db, dres};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("bn_forward", &bn_forward, "BN (+residual) (+ReLU) forward: y, mean, invstd, unbiased var");
+  m.def("bn_backward", &bn_backward, "BN (+residual) (+ReLU) backward: dx, dweight, dbias, dresidual");
+}

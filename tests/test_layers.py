@@ -1,0 +1,190 @@
+"""The fast layers: 1x1 convs as matmuls, and the fused BN(+residual)(+act) kernel, against PyTorch's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from netspace import zoo
+from netspace.models import build, fused
+from netspace.models.layers import BatchNormAct2d, PointwiseConv
+from netspace.spec import for_input
+
+CL = torch.channels_last
+
+
+def _grads(out: torch.Tensor, inputs, seed: int = 1):
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed)).to(out.dtype)
+    return torch.autograd.grad(out, inputs, g.contiguous(memory_format=CL))
+
+
+def test_kernel_builds_here():
+    # setup installs ninja and these machines have a C++ compiler: a missing kernel is a regression
+    assert fused.kernel() is not None, "the fused BN kernel did not build; see the RuntimeWarning"
+    assert "built" in fused.check()
+
+
+@pytest.mark.parametrize("c_in,c_out,size,stride,bias", [
+    (32, 48, 4, 1, False),     # small spatial: matmul path
+    (24, 40, 8, 2, True),      # stride 2 to 4x4: matmul path on the subsampled input
+    (16, 24, 16, 1, False),    # narrow and large: conv path
+])
+def test_pointwise_conv_matches_conv2d(c_in, c_out, size, stride, bias):
+    torch.manual_seed(0)
+    mine = PointwiseConv(c_in, c_out, 1, stride=stride, bias=bias)
+    ref = nn.Conv2d(c_in, c_out, 1, stride=stride, bias=bias)
+    ref.load_state_dict(mine.state_dict())
+    x = torch.randn(4, c_in, size, size).contiguous(memory_format=CL).requires_grad_()
+    out, expected = mine(x), ref(x)
+    assert out.shape == expected.shape and out.is_contiguous(memory_format=CL)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    params = [x, mine.weight] + ([mine.bias] if bias else [])
+    ref_params = [x, ref.weight] + ([ref.bias] if bias else [])
+    for a, b in zip(_grads(out, params), _grads(expected, ref_params)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_pointwise_conv_path_choice():
+    small = torch.randn(2, 64, 4, 4).contiguous(memory_format=CL)
+    big = torch.randn(2, 16, 32, 32).contiguous(memory_format=CL)
+    wide = torch.randn(2, 128, 8, 8, dtype=torch.bfloat16).contiguous(memory_format=CL)
+    assert PointwiseConv(64, 64, 1)._as_matmul(small)
+    assert not PointwiseConv(16, 16, 1)._as_matmul(big)
+    assert PointwiseConv(128, 128, 1)._as_matmul(wide)
+    assert not PointwiseConv(128, 128, 1)._as_matmul(wide.float())  # fp32 at 8x8: the conv kernel wins
+    assert not PointwiseConv(64, 64, 1)._as_matmul(small.contiguous())  # NCHW: always the conv
+
+
+def _reference(bn: BatchNormAct2d, x, residual):
+    ref = nn.BatchNorm2d(bn.num_features, momentum=bn.momentum)
+    ref.load_state_dict(bn.state_dict())
+    ref.train()
+    y = ref(x)
+    if residual is not None:
+        y = y + residual
+    y = {"relu": F.relu, "silu": F.silu, None: lambda t: t}[bn.act](y)
+    return y, ref
+
+
+@pytest.mark.parametrize("act", ["relu", None, "silu"])
+@pytest.mark.parametrize("with_residual", [False, True])
+@pytest.mark.parametrize("shape", [(8, 24, 6, 6), (3, 7, 3, 3)])  # the second leaves rows outside whole vectors
+def test_fused_bn_matches_pytorch_fp32(act, with_residual, shape):
+    torch.manual_seed(0)
+    c = shape[1]
+    bn = BatchNormAct2d(c, act)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.normal_()
+    x = (torch.randn(shape) * 3 + 1).contiguous(memory_format=CL).requires_grad_()
+    r = torch.randn(shape).contiguous(memory_format=CL).requires_grad_() if with_residual else None
+    assert fused.usable(x, bn.weight, r)
+    y = bn(x, r)
+    expected, ref = _reference(_copy(bn), x, r)
+    torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
+    inputs = [x, bn.weight, bn.bias] + ([r] if with_residual else [])
+    ref_inputs = [x, ref.weight, ref.bias] + ([r] if with_residual else [])
+    for a, b in zip(_grads(y, inputs), _grads(expected, ref_inputs)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(bn.running_mean, ref.running_mean)
+    torch.testing.assert_close(bn.running_var, ref.running_var)
+    assert int(bn.num_batches_tracked) == int(ref.num_batches_tracked) == 1
+
+
+def _copy(bn: BatchNormAct2d) -> BatchNormAct2d:
+    """The layer as it was before its forward pass updated the running statistics."""
+    fresh = BatchNormAct2d(bn.num_features, bn.act)
+    fresh.load_state_dict(bn.state_dict())
+    fresh.running_mean.zero_()
+    fresh.running_var.fill_(1.0)
+    fresh.num_batches_tracked.zero_()
+    fresh.momentum = bn.momentum
+    return fresh
+
+
+def test_fused_bn_cumulative_average_and_sum_gradient():
+    torch.manual_seed(0)
+    bn = BatchNormAct2d(16, "relu")
+    bn.momentum = None  # cumulative moving average, as nn.BatchNorm2d does
+    ref = nn.BatchNorm2d(16, momentum=None)
+    xs = [torch.randn(4, 16, 5, 5).contiguous(memory_format=CL) for _ in range(3)]
+    for x in xs:
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        bn(xa).sum().backward()  # an expanded (stride-0) incoming gradient
+        F.relu(ref(xb)).sum().backward()
+        torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(bn.running_mean, ref.running_mean)
+    torch.testing.assert_close(bn.running_var, ref.running_var)
+
+
+def test_fused_bn_bf16_close_to_fp32():
+    torch.manual_seed(0)
+    bn = BatchNormAct2d(40, "relu")
+    x32 = torch.randn(16, 40, 8, 8).contiguous(memory_format=CL)
+    r32 = torch.randn_like(x32)
+    x16, r16 = x32.bfloat16().requires_grad_(), r32.bfloat16().requires_grad_()
+    y16 = bn(x16, r16)
+    assert y16.dtype == torch.bfloat16 and y16.is_contiguous(memory_format=CL)
+    expected, _ = _reference(_copy(bn), x32, r32)
+    torch.testing.assert_close(y16.float(), expected, rtol=2e-2, atol=2e-2)
+    dx, dr = _grads(y16, [x16, r16])
+    assert dx.dtype == torch.bfloat16 and torch.isfinite(dx.float()).all()
+
+
+def test_fused_bn_propagates_nan():
+    bn = BatchNormAct2d(8, "relu")
+    x = torch.randn(2, 8, 4, 4).contiguous(memory_format=CL)
+    x[0, 0, 0, 0] = float("nan")
+    for dtype in (torch.float32, torch.bfloat16):
+        y = bn(x.to(dtype))
+        assert torch.isnan(y[:, 0]).any()  # divergence detection must still see it
+
+
+def test_whole_network_gradients_match_float64():
+    """A fused fp32 channels_last network against the same network in float64 (PyTorch's BN).
+
+    Per tensor, the largest gradient error relative to the tensor's largest
+    gradient. (PyTorch's own fp32 BN is no closer: deep in the net, where BN
+    normalizes over a few values, it was measured 10-1000x further off.)
+    """
+    spec = for_input(zoo.resolve("RegNetX-200MF"), in_channels=3, resolution=16, num_classes=10)
+    torch.manual_seed(0)
+    state = build(spec).state_dict()
+    x = torch.randn(8, 3, 16, 16)
+    y = torch.randint(0, 10, (8,))
+
+    def run(dtype):
+        model = build(spec).train()
+        model.load_state_dict(state)
+        model = model.to(dtype=dtype, memory_format=CL)
+        loss = F.cross_entropy(model(x.to(dtype).contiguous(memory_format=CL)), y)
+        loss.backward()
+        return loss.item(), [p.grad.double() for p in model.parameters()]
+
+    loss, grads = run(torch.float32)
+    again, grads_again = run(torch.float32)
+    assert again == loss and all(torch.equal(a, b) for a, b in zip(grads, grads_again))  # deterministic
+    exact_loss, exact = run(torch.float64)  # float64: the kernel does not apply, PyTorch's BN runs
+    assert abs(loss - exact_loss) < 1e-5
+    worst = max(((a - b).abs().max() / b.abs().max()).item() for a, b in zip(grads, exact))
+    assert worst < 2e-3
+
+
+def test_disabled_kernel_falls_back_quietly():
+    env = dict(os.environ, NETSPACE_FUSED="0")
+    code = ("import warnings; warnings.simplefilter('error');"
+            "from netspace.models import fused; assert fused.kernel() is None; print(fused.check())")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "not available" in out.stdout
+
+
+def test_batchnormact_rejects_unknown_activation():
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        BatchNormAct2d(8, "gelu")
