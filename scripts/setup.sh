@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv, installs the pinned CPU torch first (so nothing pulls another
-# build), then the project, builds the fused BN kernel, then the embedded
+# build), then the project, builds the CPU training kernels, then the embedded
 # default data (Fashion-MNIST from Debian's package dataset-fashion-mnist)
 # where apt is available.
 set -euo pipefail
@@ -15,7 +15,7 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,ray,onnx,parquet]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
 .venv/bin/python -c "import netspace, torch" || { echo "setup: the project did not install" >&2; exit 1; }
-# Build the fused BN kernel now (once per machine, ~25 s) rather than in the first training run.
+# Build the CPU training kernels now (once per machine, ~40 s) rather than in the first training run.
 .venv/bin/python -c "from netspace.models.fused import check; print('setup:', check())" >&2
 
 FMNIST=/usr/share/datasets/fashion-mnist

@@ -1,11 +1,12 @@
-"""The fused BN(+ReLU) CPU kernel: built on first use, with PyTorch's BN as the fallback.
+"""CPU training kernels: fused BN(+shortcut)(+ReLU) and depthwise conv, built on first use.
 
-``kernels/bn_act.cpp`` is compiled once per machine with the C++ compiler that
-``torch.utils.cpp_extension`` finds (and ninja) into torch's extension cache
-(``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``); later
-processes load the cached build. Where it cannot be built, :func:`kernel`
-returns None after one warning and :class:`BatchNormAct2d` runs PyTorch's BN,
-which gives the same numbers more slowly. ``NETSPACE_FUSED=0`` turns it off.
+The sources in ``kernels/`` are compiled once per machine with the C++
+compiler that ``torch.utils.cpp_extension`` finds (and ninja) into torch's
+extension cache (``TORCH_EXTENSIONS_DIR``, by default
+``~/.cache/torch_extensions``); later processes load the cached build. Where
+they cannot be built, :func:`kernel` returns None after one warning and the
+layers (``BatchNormAct2d``, ``DepthwiseConv``) run PyTorch's ops, which give
+the same numbers more slowly. ``NETSPACE_FUSED=0`` turns them off.
 
 ``python -c "from netspace.models.fused import check; print(check())"`` builds
 it now (setup does) and compares it with PyTorch's BN on a small tensor.
@@ -22,8 +23,10 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
+import torch.nn.functional as F
 
-SOURCE = Path(__file__).with_name("kernels") / "bn_act.cpp"
+KERNELS = Path(__file__).with_name("kernels")
+SOURCES = sorted(KERNELS.glob("*.cpp"))
 
 
 def enabled() -> bool:
@@ -39,7 +42,8 @@ def _machine_tag() -> str:
                 flags += line
     except OSError:
         pass
-    digest = hashlib.sha1((platform.machine() + flags + SOURCE.read_text()).encode()).hexdigest()
+    code = "".join(p.read_text() for p in sorted(KERNELS.glob("*.[ch]*")))
+    digest = hashlib.sha1((platform.machine() + flags + code).encode()).hexdigest()
     return digest[:12]
 
 
@@ -52,11 +56,11 @@ def kernel() -> ModuleType | None:
         from torch.utils.cpp_extension import load
 
         native = ["-march=native"] if platform.machine() in ("x86_64", "AMD64") else ["-mcpu=native"]
-        return load(name=f"netspace_bn_act_{_machine_tag()}", sources=[str(SOURCE)],
+        return load(name=f"netspace_cpu_kernels_{_machine_tag()}", sources=[str(p) for p in SOURCES],
                     extra_cflags=["-O3", "-fopenmp", *native], extra_ldflags=["-fopenmp"], verbose=False)
     except Exception as exc:  # no compiler, no ninja, a failed build: the fallback is exact, only slower
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        warnings.warn(f"netspace: fused BN kernel not built ({reason}); using PyTorch's BN, which is slower "
+        warnings.warn(f"netspace: CPU training kernels not built ({reason}); using PyTorch's BN, which is slower "
                       "on CPU (install a C++ compiler and ninja, or set NETSPACE_FUSED=0 to silence)",
                       RuntimeWarning, stacklevel=2)
         return None
@@ -106,13 +110,69 @@ def usable(x: torch.Tensor, weight: torch.Tensor | None, residual: torch.Tensor 
             and kernel() is not None)
 
 
-def check() -> str:
-    """Build the kernel if needed; one line saying whether it is used and how far it is from PyTorch's BN."""
-    import torch.nn.functional as F
+class _Depthwise(torch.autograd.Function):
+    """Depthwise k x k conv (no bias, padding k // 2): oneDNN forward; each gradient from
+    oneDNN or the kernel, whichever is not pathologically slow for this shape.
 
+    Measured on these CPUs (batch 128, forward and each gradient alone): oneDNN's
+    forward is always fast; its input gradient is 40-500x slower than the
+    kernel's in bf16 at stride 2 (144 ch at 16x16: 46 ms vs 1.2 ms) and fine
+    otherwise; its weight gradient is 5-60x slower with 5x5 kernels or below
+    4x4 (1152 ch at 2x2, 3x3: 27 ms vs 0.4 ms) and about 2x faster elsewhere.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, stride: int, padding: int):  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (stride, padding)
+        return F.conv2d(x, weight.to(x.dtype), None, stride, padding, 1, weight.shape[0])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        stride, padding = ctx.conf
+        c, k = weight.shape[0], weight.shape[-1]
+        grad = grad.to(x.dtype).contiguous(memory_format=torch.channels_last)
+
+        def onednn(mask: list[bool]) -> tuple:
+            return torch.ops.aten.convolution_backward(grad, x, weight.to(x.dtype), None, [stride] * 2,
+                                                       [padding] * 2, [1, 1], False, [0, 0], c, mask)
+
+        dx = None
+        if ctx.needs_input_grad[0]:
+            if x.dtype == torch.bfloat16 and stride > 1:
+                taps = weight.detach().reshape(c, k * k).t().contiguous()  # (k*k, C): channels innermost
+                dx = kernel().dw_input_grad(grad, x, taps, k, stride, padding)
+            else:
+                dx = onednn([True, False, False])[0]
+        if k >= 5 or x.shape[2] * x.shape[3] < 16:
+            dw = kernel().dw_weight_grad(grad, x, k, stride, padding).t().reshape(c, 1, k, k)
+        else:
+            dw = onednn([False, True, False])[1].float()
+        return dx, dw, None, None
+
+
+def depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int) -> torch.Tensor:
+    """Depthwise conv whose backward avoids oneDNN's slow cases; see :func:`depthwise_usable`."""
+    return _Depthwise.apply(x, weight, stride, padding)
+
+
+def depthwise_usable(x: torch.Tensor, conv: torch.nn.Conv2d) -> bool:
+    """A CPU channels_last float32/bf16 input, and a square, undilated, bias-free float32 depthwise conv."""
+    k, s = conv.kernel_size, conv.stride
+    return (x.device.type == "cpu" and x.dim() == 4 and x.dtype in (torch.float32, torch.bfloat16)
+            and conv.groups == conv.in_channels == conv.out_channels and conv.bias is None
+            and k[0] == k[1] and s[0] == s[1] and conv.dilation == (1, 1)
+            and conv.padding == (k[0] // 2, k[0] // 2) and conv.weight.dtype == torch.float32
+            and x.is_contiguous(memory_format=torch.channels_last) and kernel() is not None)
+
+
+def check() -> str:
+    """Build the kernels if needed; one line saying whether they are used and how far they are from PyTorch."""
     if kernel() is None:
         why = "turned off by NETSPACE_FUSED" if not enabled() else "could not be built (see the warning above)"
-        return f"fused BN kernel: not available, {why}; PyTorch's BN is used"
+        return f"CPU training kernels: not available, {why}; PyTorch's ops are used"
     x = torch.randn(8, 24, 6, 6).contiguous(memory_format=torch.channels_last).requires_grad_()
     w, b = torch.rand(24, requires_grad=True), torch.randn(24, requires_grad=True)
     r = torch.randn_like(x).requires_grad_()
@@ -122,4 +182,12 @@ def check() -> str:
     ref_y = F.relu(F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5) + r)
     ref = torch.autograd.grad(ref_y, (x, w, b, r), g)
     diff = max([(y - ref_y).abs().max().item()] + [(a - r).abs().max().item() for a, r in zip(got, ref)])
-    return f"fused BN kernel: built, max |difference| from PyTorch's BN {diff:.1e}"
+    wd = torch.randn(24, 1, 5, 5, requires_grad=True)  # 5x5: the kernel's weight gradient
+    yd = depthwise(x, wd, 2, 2)
+    gd = torch.randn_like(yd)
+    got = torch.autograd.grad(yd, (x, wd), gd)
+    ref_yd = F.conv2d(x, wd, stride=2, padding=2, groups=24)
+    ref = torch.autograd.grad(ref_yd, (x, wd), gd)
+    diff_dw = max([(yd - ref_yd).abs().max().item()] + [(a - r).abs().max().item() for a, r in zip(got, ref)])
+    return (f"CPU training kernels: built; max |difference| from PyTorch: BN {diff:.1e}, "
+            f"depthwise conv {diff_dw:.1e}")

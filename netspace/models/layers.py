@@ -18,6 +18,8 @@ def conv(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: 
     """A "same"-padded conv; odd kernels only, so padding is exact."""
     if k == 1 and groups == 1:
         return PointwiseConv(w_in, w_out, 1, stride=stride, bias=bias)
+    if groups == w_in == w_out:
+        return DepthwiseConv(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
     return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
 
 
@@ -49,6 +51,27 @@ class PointwiseConv(nn.Conv2d):
             return True
         wide = min(self.in_channels, self.out_channels) >= 128
         return wide and pixels <= 256 and x.dtype == torch.bfloat16
+
+
+class DepthwiseConv(nn.Conv2d):
+    """A depthwise conv whose backward pass avoids oneDNN's slow CPU cases.
+
+    On channels_last CPU tensors the forward pass is oneDNN's, and each gradient
+    comes from oneDNN or from the project's kernel, whichever is fast for the
+    shape (:func:`netspace.models.fused.depthwise`): oneDNN's bf16 input
+    gradient at stride 2 and its weight gradient for 5x5 kernels or tiny
+    spatial sizes are 5-500x slower. Same parameters and state dict as
+    ``nn.Conv2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and torch.is_grad_enabled() and fused.depthwise_usable(x, self):
+            if torch.is_autocast_enabled("cpu"):
+                if torch.get_autocast_dtype("cpu") != torch.bfloat16:
+                    return super().forward(x)
+                x = x.to(torch.bfloat16)
+            return fused.depthwise(x, self.weight, self.stride[0], self.padding[0])
+        return super().forward(x)
 
 
 def bn(w: int, final: bool = False, act: str | None = None) -> BatchNormAct2d:

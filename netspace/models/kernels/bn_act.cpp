@@ -5,32 +5,18 @@
 // Backward: one pass for the two per-channel sums (of g and of g * (x - mean)), one
 // pass writing dx; the ReLU mask is recomputed from x instead of being stored.
 // Values are float32 or bfloat16 (math in float32, sums in double across chunks).
-// Built on first use by netspace.models.fused.
-#include <torch/extension.h>
+// Built on first use by netspace.models.fused (bindings in bindings.cpp).
+#include "common.h"
+
 #include <ATen/Parallel.h>
-#include <cstdint>
-#include <cstring>
 #include <numeric>
 #include <vector>
 #include <cmath>
 
 namespace {
 
-template <typename T> struct IO;
-template <> struct IO<float> {
-  using raw = float;
-  static inline float load(raw v) { return v; }
-  static inline raw store(float f) { return f; }
-};
-template <> struct IO<at::BFloat16> {
-  using raw = uint16_t;
-  static inline float load(raw v) { uint32_t u = uint32_t(v) << 16; float f; std::memcpy(&f, &u, 4); return f; }
-  static inline raw store(float f) {
-    uint32_t u; std::memcpy(&u, &f, 4);
-    uint32_t r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
-    return raw((u & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : r);  // NaN stays NaN
-  }
-};
+using netspace::IO;
+using netspace::dispatch;
 
 // Rows are grouped k at a time into "super-rows" of L = k*C values,
 // L a multiple of 32, so every inner loop runs over whole SIMD vectors; per-channel vectors
@@ -183,11 +169,6 @@ void backward(const typename IO<T>::raw* __restrict g, const typename IO<T>::raw
   }
 }
 
-template <typename F> auto dispatch(at::ScalarType t, F f) {
-  if (t == at::kBFloat16) return f(at::BFloat16{});
-  return f(float{});
-}
-
 }  // namespace
 
 // x: (N, C, H, W) channels_last (or (M, C)), float32 or bfloat16; weight, bias: float32 (C).
@@ -240,9 +221,4 @@ std::vector<torch::Tensor> bn_backward(torch::Tensor g, torch::Tensor x, torch::
     return 0;
   });
   return {dx, dw, db, dres};
-}
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("bn_forward", &bn_forward, "BN (+residual) (+ReLU) forward: y, mean, invstd, unbiased var");
-  m.def("bn_backward", &bn_backward, "BN (+residual) (+ReLU) backward: dx, dweight, dbias, dresidual");
 }
