@@ -10,8 +10,10 @@ Model: RegNetX-200MF's body with the small-image stem (``for_input`` at 32px,
 * the engine: ``netspace.train.train`` with the default Schedule on synthetic
   32px data, reading the training images/s it reports for its second epoch
   (augmentation and batching included, evaluation excluded);
-* the engine again with each of its CPU pieces turned off in turn (the fused
-  BN(+shortcut)(+ReLU) kernel, 1x1 convs as matmuls), to show what each buys.
+* the engine again with each of its CPU pieces that the model uses turned off
+  in turn (the fused BN(+shortcut)(+ReLU) kernel, 1x1 convs as matmuls, float32
+  weight gradients of small grouped convs, the depthwise gradient routing), to
+  show what each buys.
 
 The loops build the same model as the engine, whose layers pick their
 kernels by layout: the fp32 contiguous baseline is plain PyTorch throughout.
@@ -38,7 +40,7 @@ from netspace import zoo
 from netspace.complexity import complexity
 from netspace.data import load_data
 from netspace.models import build, fused
-from netspace.models.layers import PointwiseConv
+from netspace.models.layers import DepthwiseConv, GroupedConv, PointwiseConv
 from netspace.spec import for_input
 from netspace.train import Schedule, train
 
@@ -121,6 +123,30 @@ def engine_throughput(spec, batch: int, steps: int) -> tuple[float, str]:
     return result.metrics[-1]["images_per_second"], result.precision
 
 
+# Each CPU piece of the engine, and how to turn it off for one measurement.
+ABLATIONS = {
+    "engine, PyTorch BN + ReLU": (fused, "usable", lambda *a, **k: False),
+    "engine, 1x1 convs as convs": (PointwiseConv, "_as_matmul", lambda self, x: False),
+    "engine, grouped all bf16": (GroupedConv, "forward", torch.nn.Conv2d.forward),
+    "engine, oneDNN depthwise": (DepthwiseConv, "forward", torch.nn.Conv2d.forward),
+}
+
+
+def piece_used(piece, spec) -> bool:
+    owner = piece[0]
+    return not isinstance(owner, type) or any(isinstance(m, owner) for m in build(spec).modules())
+
+
+def engine_throughput_without(piece, spec, batch: int, steps: int) -> float:
+    owner, attr, replacement = piece
+    original = getattr(owner, attr)
+    setattr(owner, attr, replacement)
+    try:
+        return engine_throughput(spec, batch, steps)[0]
+    finally:
+        setattr(owner, attr, original)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="RegNetX-200MF")
@@ -142,13 +168,8 @@ def main() -> None:
                            ("bf16 contiguous", True, False), ("bf16 channels_last", True, True)]:
         results[name] = loop_throughput(spec, args.batch_size, args.steps, bf16, cl)
     engine, precision = engine_throughput(spec, args.batch_size, args.steps)
-    ablations = {}
-    usable, as_matmul = fused.usable, PointwiseConv._as_matmul
-    fused.usable = lambda *a, **k: False
-    ablations["engine, PyTorch BN + ReLU"] = engine_throughput(spec, args.batch_size, args.steps)[0]
-    fused.usable, PointwiseConv._as_matmul = usable, lambda self, x: False
-    ablations["engine, 1x1 convs as convs"] = engine_throughput(spec, args.batch_size, args.steps)[0]
-    PointwiseConv._as_matmul = as_matmul
+    ablations = {name: engine_throughput_without(piece, spec, args.batch_size, args.steps)
+                 for name, piece in ABLATIONS.items() if piece_used(piece, spec)}
     base = results["fp32 contiguous (baseline)"]
     for name, ips in results.items():
         print(f"  {name:<28} {ips:8.0f} img/s  {ips / base:5.2f}x")

@@ -14,7 +14,7 @@ from torch import nn
 
 from netspace import zoo
 from netspace.models import build, fused
-from netspace.models.layers import BatchNormAct2d, DepthwiseConv, PointwiseConv
+from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv
 from netspace.spec import for_input
 
 CL = torch.channels_last
@@ -191,6 +191,30 @@ def test_depthwise_conv_layer_matches_conv2d(k, stride, size, bf16):
     torch.testing.assert_close(y.float(), expected.float(), rtol=tol, atol=tol)
     torch.testing.assert_close(xa.grad, xb.grad, rtol=tol, atol=tol)
     torch.testing.assert_close(mine.weight.grad, ref.weight.grad, rtol=tol, atol=tol * ref.weight.grad.abs().max().item())
+
+
+@pytest.mark.parametrize("size,stride", [(2, 1), (8, 2), (16, 1)])  # fp32 weight gradient, fp32, plain bf16
+def test_grouped_conv_matches_conv2d_under_bf16(size, stride):
+    torch.manual_seed(0)
+    mine = GroupedConv(64, 64, 3, stride=stride, padding=1, groups=8, bias=False)
+    ref = nn.Conv2d(64, 64, 3, stride=stride, padding=1, groups=8, bias=False)
+    ref.load_state_dict(mine.state_dict())
+    x = torch.randn(16, 64, size, size).bfloat16().contiguous(memory_format=CL)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, expected = mine(xa), ref(xb)
+    assert y.dtype == expected.dtype == torch.bfloat16
+    g = torch.randn(y.shape).bfloat16().contiguous(memory_format=CL)
+    y.backward(g)
+    expected.backward(g)
+    torch.testing.assert_close(y, expected)
+    torch.testing.assert_close(xa.grad, xb.grad)
+    # the float32 weight gradient is the more exact one: compare with float64
+    w64 = ref.weight.detach().double().requires_grad_()
+    F.conv2d(x.double(), w64, stride=stride, padding=1, groups=8).backward(g.double())
+    scale = w64.grad.abs().max().item()
+    assert (mine.weight.grad.double() - w64.grad).abs().max().item() <= (ref.weight.grad.double() - w64.grad).abs().max().item() + 1e-6 * scale
+    torch.testing.assert_close(mine.weight.grad.double(), w64.grad, rtol=2e-2, atol=2e-2 * scale)
 
 
 def test_depthwise_layer_first_in_the_network_needs_no_input_grad():
