@@ -19,9 +19,12 @@ The loops build the same model as the engine, whose layers pick their
 kernels by layout: the fp32 contiguous baseline is plain PyTorch throughout.
 
 Also prints achieved training FLOP/s (3 x 2 x forward multiply-adds x images/s)
-as a fraction of this machine's bf16 matmul FLOP/s, the share of the step spent
-in convolutions and matmuls (profiled), the fraction of peak the step would
-reach if everything else cost nothing, and peak RSS.
+as a fraction of this machine's bf16 matmul FLOP/s; the dense 1x1 convs' share
+of the multiply-adds and the FLOP/s of exactly their matmuls (forward and both
+gradients, bare, at the model's shapes), and from these a ceiling for the whole
+step (everything else at the peak or free); the share of the step spent in
+convolutions and matmuls (profiled) and the fraction of peak the step would
+reach if everything else cost nothing; and peak RSS.
 
     python benchmarks/train_throughput.py [--model RegNetX-200MF] [--steps 12]
 """
@@ -114,6 +117,46 @@ def compute_share(spec, batch: int, steps: int = 4) -> float:
     return compute / total
 
 
+def pointwise_matmul_ceiling(spec, batch: int, reps: int = 5) -> tuple[float, float]:
+    """(share of the model's multiply-adds in dense 1x1 convs, FLOP/s of exactly those matmuls).
+
+    The dense 1x1 convs are the model's largest matmuls; timing their forward
+    and two backward matmuls alone in bf16, at the shapes the model gives them,
+    bounds what any implementation built on this machine's matmul can reach.
+    """
+    model = build(spec).train()
+    shapes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: shapes.append((i[0].shape, m)))
+             for m in model.modules() if isinstance(m, PointwiseConv)]
+    model(torch.randn(2, spec.in_channels, spec.resolution, spec.resolution))
+    for h in hooks:
+        h.remove()
+    macs, seconds = 0, 0.0
+    for shape, m in shapes:
+        rows = batch * (shape[2] // m.stride[0]) * (shape[3] // m.stride[1])
+        x = torch.randn(rows, m.in_channels, dtype=torch.bfloat16)
+        w = torch.randn(m.out_channels, m.in_channels, dtype=torch.bfloat16)
+        g = torch.randn(rows, m.out_channels, dtype=torch.bfloat16)
+
+        def three() -> None:
+            x @ w.t()  # forward
+            g @ w      # input gradient
+            g.t() @ x  # weight gradient
+
+        three()
+        best = min(_timed(three) for _ in range(reps))
+        macs += 3 * rows * m.in_channels * m.out_channels
+        seconds += best
+    share = (macs / 3 / batch) / complexity(spec)["flops"]
+    return share, 2 * macs / seconds
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 def engine_throughput(spec, batch: int, steps: int) -> tuple[float, str]:
     data = load_data("synthetic", synthetic_shape=(3, spec.resolution, spec.resolution),
                      synthetic_classes=spec.num_classes, synthetic_size=(batch * steps, batch))
@@ -180,6 +223,13 @@ def main() -> None:
     achieved = 3 * 2 * flops * engine
     print(f"training FLOP/s: {achieved / 1e9:.1f} G = {100 * achieved / peak_bf16:.1f}% of bf16 matmul peak "
           f"(target >= 40%)")
+    pw_share, pw_flops = pointwise_matmul_ceiling(spec, args.batch_size)
+    pw_eff = pw_flops / peak_bf16
+    print(f"dense 1x1 convs: {100 * pw_share:.0f}% of the multiply-adds; as bare bf16 matmuls at the model's shapes "
+          f"they reach {100 * pw_eff:.0f}% of the matmul peak")
+    # Even if every other multiply-add ran at the peak and BN, activations, data and the optimizer cost nothing:
+    bound = 1 / (pw_share / pw_eff + (1 - pw_share))
+    print(f"ceiling for the whole step on this machine's matmul: {100 * bound:.0f}% of the bf16 matmul peak")
     share = compute_share(spec, args.batch_size)
     print(f"convolutions and matmuls: {100 * share:.0f}% of a bf16 channels_last step; with everything else "
           f"free the step would reach {100 * achieved / share / peak_bf16:.1f}% of the bf16 matmul peak")

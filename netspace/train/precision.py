@@ -2,15 +2,19 @@
 
 CPU, measured on this project's 2-core Xeon (AMX/AVX512-BF16) with
 RegNetX-200MF at 32px, batch 128, forward+backward+SGD (see
-benchmarks/train_throughput.py): fp32 NCHW 525 img/s, fp32 channels_last
-742, bf16 NCHW 612, bf16 channels_last 748. So channels_last is the main
-win (oneDNN's convolutions are NHWC; NCHW makes it reorder every
-activation, and grouped convs included, channels_last was faster), and bf16
-adds little for networks this narrow, whose time goes to memory-bound BN,
-ReLU and small-spatial conv backward rather than matmul. "auto" still picks
-bf16 + channels_last on such CPUs: it is never slower, halves activation
-memory, and the accuracy matched fp32 in our runs. ``precision="fp32"``
-turns both off (the plain reference path).
+benchmarks/train_throughput.py): fp32 NCHW 504 img/s, fp32 channels_last
+971, bf16 NCHW 621, bf16 channels_last 1,281, the engine's default 1,338
+(2.66x). channels_last is the base (oneDNN's convolutions are NHWC; NCHW
+makes it reorder every activation). bf16 alone buys little for networks this
+narrow, whose time goes to memory-bound BN and ReLU and to small conv
+kernels rather than to matmul; the model's CPU layers
+(``netspace.models.layers``) take most of the rest: BN(+shortcut)(+ReLU) as
+one fused kernel, small 1x1 convs as matmuls, float32 weight gradients for
+small grouped convs, and depthwise gradients that avoid oneDNN's slow bf16
+cases (EfficientNet-B0: 374 img/s against 135 for fp32 NCHW, where plain
+bf16 channels_last made it no faster). "auto" picks bf16 + channels_last on
+such CPUs; the accuracy matched fp32 in our runs. ``precision="fp32"`` turns
+both off (the plain reference path, PyTorch's ops throughout).
 
 CUDA: autocast to bf16 where the GPU supports it (no loss scaling needed),
 fp16 with a GradScaler otherwise; channels_last for the tensor-core kernels.
