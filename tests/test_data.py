@@ -49,8 +49,11 @@ def test_fashion_mnist_shapes_counts_and_balance(fmnist):
         assert split.images.shape == (count, 1, 28, 28) and split.images.dtype == torch.uint8
         assert split.labels.dtype == torch.int64
         assert torch.bincount(split.labels, minlength=10).tolist() == [count // 10] * 10
-    # No float copy and no duplicate: the pixels cost exactly their uint8 size.
+    # No float copy and no duplicate: the pixels cost exactly their uint8 size, the labels one byte each.
     assert fmnist.train.images.untyped_storage().nbytes() == 60000 * 28 * 28
+    assert fmnist.train._labels.dtype == torch.uint8
+    images, labels = next(iter(fmnist.train.batches(32, shuffle=True, seed=0, epoch=0)))
+    assert labels.dtype == torch.int64 and images.shape == (32, 1, 28, 28)
     assert fmnist.train.images.float().mean() > 50  # real images, not zeros
 
 
@@ -622,3 +625,12 @@ def test_limits_apply_after_carving_val():
     again = load_data("synthetic", synthetic_shape=(1, 8, 8), synthetic_size=(400, 50), val_fraction=0.25,
                       limit_train=30, limit_test=7)
     assert torch.equal(again.train.images, limited.train.images)
+
+
+def test_labels_held_compactly_when_they_fit():
+    images = torch.zeros(3, 1, 4, 4, dtype=torch.uint8)
+    small = InMemorySplit(images, torch.tensor([0, 255, 7]))
+    assert small._labels.dtype == torch.uint8 and small.labels.tolist() == [0, 255, 7]
+    wide = InMemorySplit(images, torch.tensor([0, 1000, 7]))  # 1000 classes: kept as int64
+    assert wide._labels.dtype == torch.int64 and wide.labels.tolist() == [0, 1000, 7]
+    assert next(iter(wide.batches(3, shuffle=False)))[1].tolist() == [0, 1000, 7]

@@ -61,7 +61,7 @@ def load_split(directory: Path, split: str) -> InMemorySplit:
     if len(labels) and labels.max() >= len(CLASSES):
         raise DataError(f"fashion-mnist: {label_path} has label {labels.max()} outside 0..9; {_REINSTALL}")
     pixels = torch.from_numpy(images).unsqueeze(1)  # a view: [N,1,H,W] without a copy
-    return InMemorySplit(pixels, torch.from_numpy(labels).to(torch.int64))
+    return InMemorySplit(pixels, torch.from_numpy(labels))
 
 
 def load(directory: Path) -> tuple[InMemorySplit, InMemorySplit, DataInfo]:

@@ -23,7 +23,7 @@ _UBYTE = 0x08
 _MAX_BYTES = 1 << 34
 # gzip's readinto decompresses the whole request into a temporary bytes object
 # before copying it, so reading in slices keeps that temporary small.
-_SLICE = 1 << 20
+_SLICE = 1 << 16
 
 
 def _read_into(stream, buffer: memoryview) -> int:

@@ -66,7 +66,8 @@ class InMemorySplit(Split):
 
     ``indices`` selects rows of the shared tensors, so train, val and limited
     subsets are views of the same pixels: carving a val set copies nothing, and
-    the dataset costs its uint8 size once.
+    the dataset costs its uint8 size once. Labels are held as uint8 too where
+    they fit (under 256 classes) and widened to int64 per batch.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, indices: np.ndarray | None = None) -> None:
@@ -75,7 +76,8 @@ class InMemorySplit(Split):
         if labels.shape != (images.shape[0],):
             raise DataError(f"got {images.shape[0]} images but labels of shape {list(labels.shape)}")
         self._images = images
-        self._labels = labels.to(torch.int64)
+        small = labels.numel() == 0 or (int(labels.min()) >= 0 and int(labels.max()) < 256)
+        self._labels = labels.to(torch.uint8 if small else torch.int64)
         self._indices = None if indices is None else torch.as_tensor(np.asarray(indices, dtype=np.int64))
 
     def __len__(self) -> int:
@@ -88,7 +90,8 @@ class InMemorySplit(Split):
 
     @property
     def labels(self) -> torch.Tensor:
-        return self._labels if self._indices is None else self._labels[self._indices]
+        labels = self._labels if self._indices is None else self._labels[self._indices]
+        return labels.to(torch.int64)
 
     def subset(self, indices: np.ndarray) -> InMemorySplit:
         rows = np.asarray(indices, dtype=np.int64)
@@ -101,4 +104,4 @@ class InMemorySplit(Split):
             rows = torch.from_numpy(batch)
             if self._indices is not None:
                 rows = self._indices[rows]
-            yield self._images[rows], self._labels[rows]
+            yield self._images[rows], self._labels[rows].to(torch.int64)
