@@ -85,7 +85,7 @@ def test_fused_bn_matches_pytorch_fp32(act, with_residual, shape):
         bn.bias.normal_()
     x = (torch.randn(shape) * 3 + 1).contiguous(memory_format=CL).requires_grad_()
     r = torch.randn(shape).contiguous(memory_format=CL).requires_grad_() if with_residual else None
-    assert fused.usable(x, bn.weight, r)
+    assert fused.usable(x, bn.weight, r, act) == (not (with_residual and act == "silu"))
     y = bn(x, r)
     expected, ref = _reference(_copy(bn), x, r)
     torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
@@ -138,13 +138,14 @@ def test_fused_bn_bf16_close_to_fp32():
     assert dx.dtype == torch.bfloat16 and torch.isfinite(dx.float()).all()
 
 
-def test_fused_bn_propagates_nan():
-    bn = BatchNormAct2d(8, "relu")
+@pytest.mark.parametrize("act", ["relu", "silu", None])
+def test_fused_bn_propagates_nan(act):
+    bn = BatchNormAct2d(8, act)
     x = torch.randn(2, 8, 4, 4).contiguous(memory_format=CL)
     x[0, 0, 0, 0] = float("nan")
     for dtype in (torch.float32, torch.bfloat16):
         y = bn(x.to(dtype))
-        assert torch.isnan(y[:, 0]).any()  # divergence detection must still see it
+        assert torch.isnan(y[:, 0]).all() and torch.isfinite(y[:, 1:]).all()  # divergence detection sees it
 
 
 @pytest.mark.parametrize("k,stride,size", [(3, 1, 7), (3, 2, 7), (5, 1, 6), (5, 2, 9), (3, 2, 2), (5, 1, 1)])
@@ -270,3 +271,18 @@ def test_disabled_kernel_falls_back_quietly():
 def test_batchnormact_rejects_unknown_activation():
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
         BatchNormAct2d(8, "gelu")
+
+
+def test_fused_silu_accurate_over_a_wide_range():
+    """The kernel's SiLU uses its own exp: check it far into both tails, and its gradient."""
+    bn = BatchNormAct2d(16, "silu")
+    with torch.no_grad():
+        bn.weight.fill_(40.0)  # BN output spans about -160..160
+    x = torch.randn(8, 16, 5, 5).contiguous(memory_format=CL).requires_grad_()
+    y = bn(x)
+    ref = F.silu(F.batch_norm(x, None, None, bn.weight, bn.bias, True, 0.1, 1e-5))
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-4)
+    g = torch.randn_like(y)
+    (dx,) = torch.autograd.grad(y, x, g)
+    (ref_dx,) = torch.autograd.grad(ref, x, g)
+    torch.testing.assert_close(dx, ref_dx, rtol=1e-4, atol=1e-3)

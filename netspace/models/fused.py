@@ -1,4 +1,4 @@
-"""CPU training kernels: fused BN(+shortcut)(+ReLU) and depthwise conv, built on first use.
+"""CPU training kernels: fused BN(+shortcut)(+ReLU/SiLU) and depthwise conv gradients, built on first use.
 
 The sources in ``kernels/`` are compiled once per machine with the C++
 compiler that ``torch.utils.cpp_extension`` finds (and ninja) into torch's
@@ -33,18 +33,28 @@ def enabled() -> bool:
     return os.environ.get("NETSPACE_FUSED", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def _machine_tag() -> str:
-    """Builds use -march=native, so a shared cache keeps one build per CPU kind."""
-    flags = ""
+NATIVE = ["-march=native"] if platform.machine() in ("x86_64", "AMD64") else ["-mcpu=native"]
+CFLAGS = ["-O3", "-fopenmp", *NATIVE]
+LDFLAGS = ["-fopenmp"]
+
+
+def _build_name() -> str:
+    """The extension's name: a digest of everything its binary depends on.
+
+    Builds use -march=native, so the CPU's flags are in it (a shared cache keeps
+    one build per CPU kind), and so are the sources, the flags and torch's
+    version: a build of that name that exists is current.
+    """
+    cpu = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("flags", "Features", "model name")):
-                flags += line
+                cpu += line
     except OSError:
         pass
     code = "".join(p.read_text() for p in sorted(KERNELS.glob("*.[ch]*")))
-    digest = hashlib.sha1((platform.machine() + flags + code).encode()).hexdigest()
-    return digest[:12]
+    parts = [platform.machine(), cpu, code, " ".join(CFLAGS + LDFLAGS), torch.__version__, platform.python_version()]
+    return "netspace_cpu_kernels_" + hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,28 +65,31 @@ def kernel() -> ModuleType | None:
     try:
         from torch.utils.cpp_extension import load
 
-        native = ["-march=native"] if platform.machine() in ("x86_64", "AMD64") else ["-mcpu=native"]
-        return load(name=f"netspace_cpu_kernels_{_machine_tag()}", sources=[str(p) for p in SOURCES],
-                    extra_cflags=["-O3", "-fopenmp", *native], extra_ldflags=["-fopenmp"], verbose=False)
+        return load(name=_build_name(), sources=[str(p) for p in SOURCES], extra_cflags=CFLAGS, extra_ldflags=LDFLAGS,
+                    verbose=False)
     except Exception as exc:  # no compiler, no ninja, a failed build: the fallback is exact, only slower
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        warnings.warn(f"netspace: CPU training kernels not built ({reason}); using PyTorch's BN, which is slower "
+        warnings.warn(f"netspace: CPU training kernels not built ({reason}); using PyTorch's ops, which are slower "
                       "on CPU (install a C++ compiler and ninja, or set NETSPACE_FUSED=0 to silence)",
                       RuntimeWarning, stacklevel=2)
         return None
 
 
+ACTS = {None: 0, "relu": 1, "silu": 2}  # the kernel's activation codes
+
+
 class _BNAct(torch.autograd.Function):
-    """Training-mode BN over (N, H, W) per channel, plus a residual if given, then ReLU if asked."""
+    """Training-mode BN over (N, H, W) per channel, plus a residual if given, then the activation."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, residual, eps: float, relu: bool):  # type: ignore[override]
-        y, mean, invstd, var = kernel().bn_forward(x, weight, bias, eps, relu, residual)
+    def forward(ctx, x, weight, bias, residual, eps: float, act: str | None):  # type: ignore[override]
+        code = ACTS[act]
+        y, mean, invstd, var = kernel().bn_forward(x, weight, bias, eps, code, residual)
         # after a residual the ReLU mask comes from y (already kept alive by the next layer)
-        ctx.mask_from_y = residual is not None and relu
+        ctx.mask_from_y = residual is not None and act == "relu"
         ctx.has_residual = residual is not None
         ctx.save_for_backward(x, weight, bias, mean, invstd, *([y] if ctx.mask_from_y else []))
-        ctx.relu = relu
+        ctx.code = code
         ctx.mark_non_differentiable(mean, var)
         return y, mean, var
 
@@ -85,23 +98,25 @@ class _BNAct(torch.autograd.Function):
     def backward(ctx, grad, _mean_grad, _var_grad):  # type: ignore[override]
         x, weight, bias, mean, invstd, *y = ctx.saved_tensors
         grad = grad.to(x.dtype).contiguous(memory_format=torch.channels_last)
-        dx, dw, db, dres = kernel().bn_backward(grad, x, weight, bias, mean, invstd, ctx.relu,
+        dx, dw, db, dres = kernel().bn_backward(grad, x, weight, bias, mean, invstd, ctx.code,
                                                 y[0] if y else None)
-        if ctx.has_residual and dres is None:  # no ReLU: the residual's gradient is the incoming one
+        if ctx.has_residual and dres is None:  # no activation: the residual's gradient is the incoming one
             dres = grad
         return dx, dw, db, dres, None, None
 
 
-def bn_act(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float, relu: bool,
+def bn_act(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float, act: str | None,
            residual: torch.Tensor | None = None):
     """(act(BN(x) [+ residual]), batch mean, unbiased batch variance) by the fused kernel; see :func:`usable`."""
-    return _BNAct.apply(x, weight, bias, residual, eps, relu)
+    return _BNAct.apply(x, weight, bias, residual, eps, act)
 
 
-def usable(x: torch.Tensor, weight: torch.Tensor | None, residual: torch.Tensor | None = None) -> bool:
+def usable(x: torch.Tensor, weight: torch.Tensor | None, residual: torch.Tensor | None = None,
+           act: str | None = None) -> bool:
     """Whether the fused kernel applies: a CPU channels_last float32/bf16 tensor, float32 affine,
-    and a residual (if any) of the same shape, dtype and layout."""
-    if residual is not None and (residual.shape != x.shape or residual.dtype != x.dtype
+    and a residual (if any) of the same shape, dtype and layout, followed by ReLU or nothing
+    (SiLU's backward would need the sum before it, which is not kept)."""
+    if residual is not None and (residual.shape != x.shape or residual.dtype != x.dtype or act == "silu"
                                  or not residual.is_contiguous(memory_format=torch.channels_last)):
         return False
     return (x.device.type == "cpu" and x.dim() == 4 and x.dtype in (torch.float32, torch.bfloat16)
@@ -176,7 +191,7 @@ def check() -> str:
     x = torch.randn(8, 24, 6, 6).contiguous(memory_format=torch.channels_last).requires_grad_()
     w, b = torch.rand(24, requires_grad=True), torch.randn(24, requires_grad=True)
     r = torch.randn_like(x).requires_grad_()
-    y, _, _ = bn_act(x, w, b, 1e-5, True, r)
+    y, _, _ = bn_act(x, w, b, 1e-5, "relu", r)
     g = torch.randn_like(y)
     got = torch.autograd.grad(y, (x, w, b, r), g)
     ref_y = F.relu(F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5) + r)

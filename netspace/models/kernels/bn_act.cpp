@@ -1,15 +1,19 @@
-// Fused batch norm (+ ReLU) for training on CPU, channels_last.
+// Fused batch norm (+ shortcut) (+ ReLU or SiLU) for training on CPU, channels_last.
 //
 // A channels_last (N, C, H, W) tensor is an (M, C) matrix in memory with M = N*H*W.
-// Forward: one pass for per-channel sums, one pass writing act(x * scale + shift).
-// Backward: one pass for the two per-channel sums (of g and of g * (x - mean)), one
-// pass writing dx; the ReLU mask is recomputed from x instead of being stored.
+// Forward: one pass for per-channel sums, one pass writing act(x * scale + shift [+ r]).
+// Backward: one pass for the two per-channel sums (of g' and of g' * (x - mean), g' the
+// gradient through the activation), one pass writing dx; the activation's input is
+// recomputed from x instead of being stored (after a shortcut, the ReLU mask is y > 0).
 // Values are float32 or bfloat16 (math in float32, sums in double across chunks).
 // Built on first use by netspace.models.fused (bindings in bindings.cpp).
 #include "common.h"
 
 #include <ATen/Parallel.h>
+#include <algorithm>
+#include <cstring>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 #include <cmath>
 
@@ -17,6 +21,43 @@ namespace {
 
 using netspace::IO;
 using netspace::dispatch;
+
+enum Act : int { kNone = 0, kRelu = 1, kSilu = 2 };
+
+// exp(x) in float32 from plain arithmetic, so loops that use it vectorize: x = k ln2 + r,
+// |r| <= ln2 / 2, exp(r) by its degree-6 Taylor polynomial (relative error ~2e-7).
+inline float exp_approx(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);  // NaN passes through
+  const float k = std::floor(x * 1.44269504f + 0.5f);
+  const float r = x - k * 0.693145752f - k * 1.42860677e-6f;
+  const float p = 1.f + r * (1.f + r * (0.5f + r * (1.f / 6 + r * (1.f / 24 + r * (1.f / 120 + r * (1.f / 720))))));
+  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
+inline float sigmoid(float z) { return 1.f / (1.f + exp_approx(-z)); }
+
+template <int A> inline float activate(float z) {
+  if constexpr (A == kRelu) return z < 0.f ? 0.f : z;  // NaN stays NaN
+  else if constexpr (A == kSilu) return z * sigmoid(z);
+  else return z;
+}
+
+// d act(z) / dz times g.
+template <int A> inline float act_grad(float z, float g) {
+  if constexpr (A == kRelu) return z > 0.f ? g : 0.f;
+  else if constexpr (A == kSilu) { const float s = sigmoid(z); return g * s * (1.f + z * (1.f - s)); }
+  else return g;
+}
+
+// Runs f with the activation as a compile-time constant.
+template <typename F> auto with_act(int64_t act, F f) {
+  if (act == kRelu) return f(std::integral_constant<int, kRelu>{});
+  if (act == kSilu) return f(std::integral_constant<int, kSilu>{});
+  return f(std::integral_constant<int, kNone>{});
+}
 
 // Rows are grouped k at a time into "super-rows" of L = k*C values,
 // L a multiple of 32, so every inner loop runs over whole SIMD vectors; per-channel vectors
@@ -73,58 +114,55 @@ void sums(const typename IO<T>::raw* __restrict x, const Layout& lay, std::vecto
 }
 
 // y = act(x * scale + shift [+ r]); r (the residual) may be null.
-template <typename T>
+template <typename T, int A>
 void affine(const typename IO<T>::raw* __restrict x, const typename IO<T>::raw* __restrict r,
             typename IO<T>::raw* __restrict y, const Layout& lay,
-            const std::vector<float>& scale, const std::vector<float>& shift, bool relu) {
+            const std::vector<float>& scale, const std::vector<float>& shift) {
   const int64_t L = lay.L, C = lay.C;
   std::vector<float> ts = lay.tile(scale), th = lay.tile(shift);
   const float* __restrict sc = ts.data(); const float* __restrict sh = th.data();
-  const float lo = relu ? 0.f : -INFINITY;
   at::parallel_for(0, lay.S, lay.grain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const typename IO<T>::raw* __restrict xr = x + i * L; typename IO<T>::raw* __restrict yr = y + i * L;
       if (r == nullptr) {
-        for (int64_t j = 0; j < L; ++j) yr[j] = IO<T>::store(std::max(IO<T>::load(xr[j]) * sc[j] + sh[j], lo));
+        for (int64_t j = 0; j < L; ++j) yr[j] = IO<T>::store(activate<A>(IO<T>::load(xr[j]) * sc[j] + sh[j]));
       } else {
         const typename IO<T>::raw* __restrict rr = r + i * L;
         for (int64_t j = 0; j < L; ++j)
-          yr[j] = IO<T>::store(std::max(IO<T>::load(xr[j]) * sc[j] + sh[j] + IO<T>::load(rr[j]), lo));
+          yr[j] = IO<T>::store(activate<A>(IO<T>::load(xr[j]) * sc[j] + sh[j] + IO<T>::load(rr[j])));
       }
     }
   });
   for (int64_t i = lay.S * L; i < lay.M * C; ++i)
-    y[i] = IO<T>::store(std::max(IO<T>::load(x[i]) * sc[i % C] + sh[i % C] + (r ? IO<T>::load(r[i]) : 0.f), lo));
+    y[i] = IO<T>::store(activate<A>(IO<T>::load(x[i]) * sc[i % C] + sh[i % C] + (r ? IO<T>::load(r[i]) : 0.f)));
 }
 
-// With y (the output of a BN + residual + ReLU) the ReLU mask is y > 0 and the masked
-// gradient, which is the residual's gradient, is written to dres; without it the mask
-// is recomputed from x.
-template <typename T>
+// With y (the output of a BN + residual + ReLU; A is then kRelu) the ReLU mask is y > 0 and
+// the masked gradient, which is the residual's gradient, is written to dres; without it
+// the activation's input is recomputed from x.
+template <typename T, int A>
 void backward(const typename IO<T>::raw* __restrict g, const typename IO<T>::raw* __restrict x,
               const typename IO<T>::raw* __restrict y, typename IO<T>::raw* __restrict dres,
               typename IO<T>::raw* __restrict dx, const Layout& lay, const float* w, const float* b,
-              const float* mean, const float* invstd, bool relu, float* dw, float* db) {
+              const float* mean, const float* invstd, float* dw, float* db) {
   const int64_t L = lay.L, C = lay.C, M = lay.M;
   std::vector<float> scale(C), shift(C), m(C);
   for (int64_t c = 0; c < C; ++c) { scale[c] = w[c] * invstd[c]; shift[c] = b[c] - mean[c] * scale[c]; m[c] = mean[c]; }
   std::vector<float> ts = lay.tile(scale), th = lay.tile(shift), tm = lay.tile(m);
   const float* __restrict sc = ts.data(); const float* __restrict sh = th.data(); const float* __restrict mu = tm.data();
-  const float lo = relu ? 0.f : -INFINITY;
   std::vector<double> sg, sgx;  // per channel: sum of masked g, and of masked g * (x - mean)
   column_sums(lay, [&](int64_t r, float* __restrict s, float* __restrict q) {
     const typename IO<T>::raw* __restrict xr = x + r * L; const typename IO<T>::raw* __restrict gr = g + r * L;
     if (y == nullptr) {
       for (int64_t j = 0; j < L; ++j) {
-        float xv = IO<T>::load(xr[j]), gv = IO<T>::load(gr[j]);
-        gv = xv * sc[j] + sh[j] > lo ? gv : 0.f;
+        const float xv = IO<T>::load(xr[j]), gv = act_grad<A>(xv * sc[j] + sh[j], IO<T>::load(gr[j]));
         s[j] += gv; q[j] += gv * (xv - mu[j]);
       }
     } else {
       const typename IO<T>::raw* __restrict yr = y + r * L; typename IO<T>::raw* __restrict rr = dres + r * L;
       for (int64_t j = 0; j < L; ++j) {
         float xv = IO<T>::load(xr[j]), gv = IO<T>::load(gr[j]);
-        gv = IO<T>::load(yr[j]) > lo ? gv : 0.f;
+        gv = IO<T>::load(yr[j]) > 0.f ? gv : 0.f;
         rr[j] = IO<T>::store(gv);
         s[j] += gv; q[j] += gv * (xv - mu[j]);
       }
@@ -132,7 +170,7 @@ void backward(const typename IO<T>::raw* __restrict g, const typename IO<T>::raw
   }, sg, sgx);
   for (int64_t i = lay.S * L; i < M * C; ++i) {
     const int64_t c = i % C; float xv = IO<T>::load(x[i]), gv = IO<T>::load(g[i]);
-    gv = (y ? IO<T>::load(y[i]) : xv * scale[c] + shift[c]) > lo ? gv : 0.f;
+    gv = y ? (IO<T>::load(y[i]) > 0.f ? gv : 0.f) : act_grad<A>(xv * scale[c] + shift[c], gv);
     if (y) dres[i] = IO<T>::store(gv);
     sg[c] += gv; sgx[c] += double(gv) * (xv - m[c]);
   }
@@ -149,8 +187,7 @@ void backward(const typename IO<T>::raw* __restrict g, const typename IO<T>::raw
       typename IO<T>::raw* __restrict dr = dx + r * L;
       if (y == nullptr) {
         for (int64_t j = 0; j < L; ++j) {
-          float xv = IO<T>::load(xr[j]), gv = IO<T>::load(gr[j]);
-          gv = xv * sc[j] + sh[j] > lo ? gv : 0.f;
+          const float xv = IO<T>::load(xr[j]), gv = act_grad<A>(xv * sc[j] + sh[j], IO<T>::load(gr[j]));
           dr[j] = IO<T>::store(sc[j] * (gv - c2[j] - (xv - mu[j]) * c3[j]));
         }
       } else {  // dres holds the masked gradient already
@@ -164,7 +201,7 @@ void backward(const typename IO<T>::raw* __restrict g, const typename IO<T>::raw
   });
   for (int64_t i = lay.S * L; i < M * C; ++i) {
     const int64_t c = i % C; float xv = IO<T>::load(x[i]);
-    float gv = y ? IO<T>::load(dres[i]) : (xv * scale[c] + shift[c] > lo ? IO<T>::load(g[i]) : 0.f);
+    const float gv = y ? IO<T>::load(dres[i]) : act_grad<A>(xv * scale[c] + shift[c], IO<T>::load(g[i]));
     dx[i] = IO<T>::store(scale[c] * (gv - k2[c] - (xv - m[c]) * k3[c]));
   }
 }
@@ -172,9 +209,9 @@ void backward(const typename IO<T>::raw* __restrict g, const typename IO<T>::raw
 }  // namespace
 
 // x: (N, C, H, W) channels_last (or (M, C)), float32 or bfloat16; weight, bias: float32 (C).
-// residual: None, or a tensor like x added before the activation.
+// act: 0 none, 1 ReLU, 2 SiLU. residual: None, or a tensor like x added before the activation.
 // Returns y, batch mean, invstd, unbiased variance.
-std::vector<torch::Tensor> bn_forward(torch::Tensor x, torch::Tensor w, torch::Tensor b, double eps, bool relu,
+std::vector<torch::Tensor> bn_forward(torch::Tensor x, torch::Tensor w, torch::Tensor b, double eps, int64_t act,
                                       std::optional<torch::Tensor> residual) {
   const int64_t C = x.size(1), M = x.numel() / C;
   Layout lay(C, M);
@@ -195,16 +232,20 @@ std::vector<torch::Tensor> bn_forward(torch::Tensor x, torch::Tensor w, torch::T
       scale[c] = float(wp[c] * is); shift[c] = float(bp[c] - mu * wp[c] * is);
     }
     const raw* rp = residual ? reinterpret_cast<const raw*>(residual->data_ptr()) : nullptr;
-    affine<T>(xp, rp, reinterpret_cast<raw*>(y.data_ptr()), lay, scale, shift, relu);
+    with_act(act, [&](auto a) {
+      affine<T, decltype(a)::value>(xp, rp, reinterpret_cast<raw*>(y.data_ptr()), lay, scale, shift);
+      return 0;
+    });
     return 0;
   });
   return {y, mean, invstd, var};
 }
 
-// y: None, or the forward output when a residual was added before the ReLU; then the
+// act: 0 none, 1 ReLU, 2 SiLU. y: None, or the forward output when a residual was added
+// before a ReLU; then the
 // fourth result is the residual's gradient (else it is undefined: None).
 std::vector<torch::Tensor> bn_backward(torch::Tensor g, torch::Tensor x, torch::Tensor w, torch::Tensor b,
-                                       torch::Tensor mean, torch::Tensor invstd, bool relu,
+                                       torch::Tensor mean, torch::Tensor invstd, int64_t act,
                                        std::optional<torch::Tensor> y) {
   const int64_t C = x.size(1), M = x.numel() / C;
   Layout lay(C, M);
@@ -214,10 +255,15 @@ std::vector<torch::Tensor> bn_backward(torch::Tensor g, torch::Tensor x, torch::
   auto dw = torch::empty({C}, w.options()), db = torch::empty({C}, w.options());
   dispatch(x.scalar_type(), [&](auto tag) {
     using T = decltype(tag); using raw = typename IO<T>::raw;
-    backward<T>(reinterpret_cast<const raw*>(g.data_ptr()), reinterpret_cast<const raw*>(x.data_ptr()),
-                y ? reinterpret_cast<const raw*>(y->data_ptr()) : nullptr,
-                y ? reinterpret_cast<raw*>(dres.data_ptr()) : nullptr, reinterpret_cast<raw*>(dx.data_ptr()), lay, w.data_ptr<float>(), b.data_ptr<float>(),
-                mean.data_ptr<float>(), invstd.data_ptr<float>(), relu, dw.data_ptr<float>(), db.data_ptr<float>());
+    with_act(act, [&](auto a) {
+      backward<T, decltype(a)::value>(
+          reinterpret_cast<const raw*>(g.data_ptr()), reinterpret_cast<const raw*>(x.data_ptr()),
+          y ? reinterpret_cast<const raw*>(y->data_ptr()) : nullptr,
+          y ? reinterpret_cast<raw*>(dres.data_ptr()) : nullptr, reinterpret_cast<raw*>(dx.data_ptr()),
+          lay, w.data_ptr<float>(), b.data_ptr<float>(), mean.data_ptr<float>(), invstd.data_ptr<float>(),
+          dw.data_ptr<float>(), db.data_ptr<float>());
+      return 0;
+    });
     return 0;
   });
   return {dx, dw, db, dres};
