@@ -1,4 +1,4 @@
-"""CPU training kernels: fused BN(+shortcut)(+ReLU/SiLU) and depthwise conv gradients, built on first use.
+"""CPU training kernels: fused BN(+shortcut)(+ReLU) and depthwise conv gradients, built on first use.
 
 The sources in ``kernels/`` are compiled once per machine with the C++
 compiler that ``torch.utils.cpp_extension`` finds (and ninja) into torch's
@@ -75,7 +75,7 @@ def kernel() -> ModuleType | None:
         return None
 
 
-ACTS = {None: 0, "relu": 1, "silu": 2}  # the kernel's activation codes
+ACTS = {None: 0, "relu": 1}  # the kernel's activation codes
 
 
 class _BNAct(torch.autograd.Function):
@@ -111,12 +111,10 @@ def bn_act(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
     return _BNAct.apply(x, weight, bias, residual, eps, act)
 
 
-def usable(x: torch.Tensor, weight: torch.Tensor | None, residual: torch.Tensor | None = None,
-           act: str | None = None) -> bool:
+def usable(x: torch.Tensor, weight: torch.Tensor | None, residual: torch.Tensor | None = None) -> bool:
     """Whether the fused kernel applies: a CPU channels_last float32/bf16 tensor, float32 affine,
-    and a residual (if any) of the same shape, dtype and layout, followed by ReLU or nothing
-    (SiLU's backward would need the sum before it, which is not kept)."""
-    if residual is not None and (residual.shape != x.shape or residual.dtype != x.dtype or act == "silu"
+    and a residual (if any) of the same shape, dtype and layout."""
+    if residual is not None and (residual.shape != x.shape or residual.dtype != x.dtype
                                  or not residual.is_contiguous(memory_format=torch.channels_last)):
         return False
     return (x.device.type == "cpu" and x.dim() == 4 and x.dtype in (torch.float32, torch.bfloat16)

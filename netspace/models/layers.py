@@ -131,12 +131,11 @@ class BatchNormAct2d(nn.BatchNorm2d):
     """``nn.BatchNorm2d`` followed by an activation ("relu", "silu" or None), in one module;
     ``forward(x, residual)`` adds a block's shortcut before the activation.
 
-    In training on channels_last CPU tensors, BN (and the shortcut, and the
-    activation) run as one fused kernel (:mod:`netspace.models.fused`): two
-    passes over the tensor forward and two backward, where PyTorch's BN plus a
-    separate add and activation make several more; elsewhere (eval,
-    contiguous, CUDA, SiLU after a shortcut, or no compiler) it is PyTorch's BN
-    then the activation. Parameters, buffers and state dict are BatchNorm2d's.
+    In training on channels_last CPU tensors, BN (and the shortcut, and ReLU)
+    run as one fused kernel (:mod:`netspace.models.fused`): two passes over the
+    tensor forward and two backward, where PyTorch's BN plus a separate add
+    and ReLU make several more; elsewhere (eval, contiguous, CUDA, or no
+    compiler) it is PyTorch's BN then the activation. Parameters, buffers and state dict are BatchNorm2d's.
     """
 
     def __init__(self, w: int, act: str | None = None) -> None:
@@ -147,10 +146,13 @@ class BatchNormAct2d(nn.BatchNorm2d):
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         """act(BN(x) + residual), the residual (a block's shortcut) being optional."""
-        if self.training and self.track_running_stats and fused.usable(x, self.weight, residual, self.act):
-            y, mean, var = fused.bn_act(x, self.weight, self.bias, self.eps, self.act, residual)
+        if self.training and self.track_running_stats and fused.usable(x, self.weight, residual):
+            # SiLU stays PyTorch's (its vectorized exp matched a fused one), out of place: in place
+            # would copy y for its backward
+            kernel_act = "relu" if self.act == "relu" else None
+            y, mean, var = fused.bn_act(x, self.weight, self.bias, self.eps, kernel_act, residual)
             self._track(mean, var)
-            return y
+            return F.silu(y) if self.act == "silu" else y
         y = super().forward(x)
         if residual is not None:
             y = y + residual

@@ -14,8 +14,8 @@ torch::Tensor dw_input_grad(torch::Tensor gy, torch::Tensor x, torch::Tensor w, 
 torch::Tensor dw_weight_grad(torch::Tensor gy, torch::Tensor x, int64_t k, int64_t stride, int64_t padding);
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("bn_forward", &bn_forward, "BN (+residual) (+ReLU|SiLU) forward: y, mean, invstd, unbiased var");
-  m.def("bn_backward", &bn_backward, "BN (+residual) (+ReLU|SiLU) backward: dx, dweight, dbias, dresidual");
+  m.def("bn_forward", &bn_forward, "BN (+residual) (+ReLU) forward: y, mean, invstd, unbiased var");
+  m.def("bn_backward", &bn_backward, "BN (+residual) (+ReLU) backward: dx, dweight, dbias, dresidual");
   m.def("dw_input_grad", &dw_input_grad, "depthwise conv input gradient, channels_last");
   m.def("dw_weight_grad", &dw_weight_grad, "depthwise conv weight gradient as (k*k, C)");
 }

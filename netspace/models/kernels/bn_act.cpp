@@ -1,4 +1,4 @@
-// Fused batch norm (+ shortcut) (+ ReLU or SiLU) for training on CPU, channels_last.
+// Fused batch norm (+ shortcut) (+ ReLU) for training on CPU, channels_last.
 //
 // A channels_last (N, C, H, W) tensor is an (M, C) matrix in memory with M = N*H*W.
 // Forward: one pass for per-channel sums, one pass writing act(x * scale + shift [+ r]).
@@ -11,7 +11,6 @@
 
 #include <ATen/Parallel.h>
 #include <algorithm>
-#include <cstring>
 #include <numeric>
 #include <type_traits>
 #include <vector>
@@ -22,40 +21,22 @@ namespace {
 using netspace::IO;
 using netspace::dispatch;
 
-enum Act : int { kNone = 0, kRelu = 1, kSilu = 2 };
-
-// exp(x) in float32 from plain arithmetic, so loops that use it vectorize: x = k ln2 + r,
-// |r| <= ln2 / 2, exp(r) by its degree-6 Taylor polynomial (relative error ~2e-7).
-inline float exp_approx(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);  // NaN passes through
-  const float k = std::floor(x * 1.44269504f + 0.5f);
-  const float r = x - k * 0.693145752f - k * 1.42860677e-6f;
-  const float p = 1.f + r * (1.f + r * (0.5f + r * (1.f / 6 + r * (1.f / 24 + r * (1.f / 120 + r * (1.f / 720))))));
-  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  return p * scale;
-}
-
-inline float sigmoid(float z) { return 1.f / (1.f + exp_approx(-z)); }
+enum Act : int { kNone = 0, kRelu = 1 };
 
 template <int A> inline float activate(float z) {
   if constexpr (A == kRelu) return z < 0.f ? 0.f : z;  // NaN stays NaN
-  else if constexpr (A == kSilu) return z * sigmoid(z);
   else return z;
 }
 
 // d act(z) / dz times g.
 template <int A> inline float act_grad(float z, float g) {
   if constexpr (A == kRelu) return z > 0.f ? g : 0.f;
-  else if constexpr (A == kSilu) { const float s = sigmoid(z); return g * s * (1.f + z * (1.f - s)); }
   else return g;
 }
 
 // Runs f with the activation as a compile-time constant.
 template <typename F> auto with_act(int64_t act, F f) {
   if (act == kRelu) return f(std::integral_constant<int, kRelu>{});
-  if (act == kSilu) return f(std::integral_constant<int, kSilu>{});
   return f(std::integral_constant<int, kNone>{});
 }
 
@@ -209,7 +190,7 @@ void backward(const typename IO<T>::raw* __restrict g, const typename IO<T>::raw
 }  // namespace
 
 // x: (N, C, H, W) channels_last (or (M, C)), float32 or bfloat16; weight, bias: float32 (C).
-// act: 0 none, 1 ReLU, 2 SiLU. residual: None, or a tensor like x added before the activation.
+// act: 0 none, 1 ReLU. residual: None, or a tensor like x added before the activation.
 // Returns y, batch mean, invstd, unbiased variance.
 std::vector<torch::Tensor> bn_forward(torch::Tensor x, torch::Tensor w, torch::Tensor b, double eps, int64_t act,
                                       std::optional<torch::Tensor> residual) {
@@ -241,7 +222,7 @@ std::vector<torch::Tensor> bn_forward(torch::Tensor x, torch::Tensor w, torch::T
   return {y, mean, invstd, var};
 }
 
-// act: 0 none, 1 ReLU, 2 SiLU. y: None, or the forward output when a residual was added
+// act: 0 none, 1 ReLU. y: None, or the forward output when a residual was added
 // before a ReLU; then the
 // fourth result is the residual's gradient (else it is undefined: None).
 std::vector<torch::Tensor> bn_backward(torch::Tensor g, torch::Tensor x, torch::Tensor w, torch::Tensor b,
