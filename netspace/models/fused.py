@@ -9,7 +9,7 @@ layers (``BatchNormAct2d``, ``DepthwiseConv``) run PyTorch's ops, which give
 the same numbers more slowly. ``NETSPACE_FUSED=0`` turns them off.
 
 ``python -c "from netspace.models.fused import check; print(check())"`` builds
-it now (setup does) and compares it with PyTorch's BN on a small tensor.
+them now (setup does) and compares them with PyTorch on small tensors.
 """
 
 from __future__ import annotations
@@ -123,16 +123,19 @@ def usable(x: torch.Tensor, weight: torch.Tensor | None, residual: torch.Tensor 
             and kernel() is not None)
 
 
+def depthwise_routes(x: torch.Tensor, stride: int, k: int) -> tuple[bool, bool]:
+    """Which gradients of a depthwise conv the kernel computes: (input, weight).
+
+    oneDNN's bf16 input gradient at stride 2, and its weight gradient for 5x5
+    kernels or below 4x4 inputs, are pathologically slow on these CPUs; its
+    other passes are fast and stay (``benchmarks/cpu_layers.py``).
+    """
+    return x.dtype == torch.bfloat16 and stride > 1, k >= 5 or x.shape[2] * x.shape[3] < 16
+
+
 class _Depthwise(torch.autograd.Function):
     """Depthwise k x k conv (no bias, padding k // 2): oneDNN forward; each gradient from
-    oneDNN or the kernel, whichever is not pathologically slow for this shape.
-
-    Measured on these CPUs (batch 128, forward and each gradient alone): oneDNN's
-    forward is always fast; its input gradient is 40-500x slower than the
-    kernel's in bf16 at stride 2 (144 ch at 16x16: 46 ms vs 1.2 ms) and fine
-    otherwise; its weight gradient is 5-60x slower with 5x5 kernels or below
-    4x4 (1152 ch at 2x2, 3x3: 27 ms vs 0.4 ms) and about 2x faster elsewhere.
-    """
+    oneDNN or the kernel, as :func:`depthwise_routes` says."""
 
     @staticmethod
     def forward(ctx, x, weight, stride: int, padding: int):  # type: ignore[override]
@@ -152,14 +155,15 @@ class _Depthwise(torch.autograd.Function):
             return torch.ops.aten.convolution_backward(grad, x, weight.to(x.dtype), None, [stride] * 2,
                                                        [padding] * 2, [1, 1], False, [0, 0], c, mask)
 
+        input_by_kernel, weight_by_kernel = depthwise_routes(x, stride, k)
         dx = None
         if ctx.needs_input_grad[0]:
-            if x.dtype == torch.bfloat16 and stride > 1:
+            if input_by_kernel:
                 taps = weight.detach().reshape(c, k * k).t().contiguous()  # (k*k, C): channels innermost
                 dx = kernel().dw_input_grad(grad, x, taps, k, stride, padding)
             else:
                 dx = onednn([True, False, False])[0]
-        if k >= 5 or x.shape[2] * x.shape[3] < 16:
+        if weight_by_kernel:
             dw = kernel().dw_weight_grad(grad, x, k, stride, padding).t().reshape(c, 1, k, k)
         else:
             dw = onednn([False, True, False])[1].float()
@@ -186,21 +190,17 @@ def check() -> str:
     if kernel() is None:
         why = "turned off by NETSPACE_FUSED" if not enabled() else "could not be built (see the warning above)"
         return f"CPU training kernels: not available, {why}; PyTorch's ops are used"
+    def max_diff(out, ref, inputs) -> float:
+        g = torch.randn_like(out)
+        pairs = zip(torch.autograd.grad(out, inputs, g), torch.autograd.grad(ref, inputs, g))
+        return max([(out - ref).abs().max().item()] + [(a - b).abs().max().item() for a, b in pairs])
+
     x = torch.randn(8, 24, 6, 6).contiguous(memory_format=torch.channels_last).requires_grad_()
     w, b = torch.rand(24, requires_grad=True), torch.randn(24, requires_grad=True)
     r = torch.randn_like(x).requires_grad_()
-    y, _, _ = bn_act(x, w, b, 1e-5, "relu", r)
-    g = torch.randn_like(y)
-    got = torch.autograd.grad(y, (x, w, b, r), g)
-    ref_y = F.relu(F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5) + r)
-    ref = torch.autograd.grad(ref_y, (x, w, b, r), g)
-    diff = max([(y - ref_y).abs().max().item()] + [(a - r).abs().max().item() for a, r in zip(got, ref)])
-    wd = torch.randn(24, 1, 5, 5, requires_grad=True)  # 5x5: the kernel's weight gradient
-    yd = depthwise(x, wd, 2, 2)
-    gd = torch.randn_like(yd)
-    got = torch.autograd.grad(yd, (x, wd), gd)
-    ref_yd = F.conv2d(x, wd, stride=2, padding=2, groups=24)
-    ref = torch.autograd.grad(ref_yd, (x, wd), gd)
-    diff_dw = max([(yd - ref_yd).abs().max().item()] + [(a - r).abs().max().item() for a, r in zip(got, ref)])
+    diff = max_diff(bn_act(x, w, b, 1e-5, "relu", r)[0],
+                    F.relu(F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5) + r), (x, w, b, r))
+    wd = torch.randn(24, 1, 5, 5, requires_grad=True)  # 5x5 at stride 2: the kernel's weight gradient
+    diff_dw = max_diff(depthwise(x, wd, 2, 2), F.conv2d(x, wd, stride=2, padding=2, groups=24), (x, wd))
     return (f"CPU training kernels: built; max |difference| from PyTorch: BN {diff:.1e}, "
             f"depthwise conv {diff_dw:.1e}")

@@ -29,10 +29,10 @@ class PointwiseConv(nn.Conv2d):
     """A dense 1x1 conv that runs as one matrix multiply where that is faster.
 
     A channels_last tensor is an (N*H*W, C) matrix in memory, so a 1x1 conv on
-    it is ``F.linear`` with no copy. On these CPUs that beats the conv kernel
-    (forward plus backward) by 1.4-4.7x at 4x4 and below, and by 1.1-1.2x in
-    bf16 at 8x8-16x16 once both widths reach 128; elsewhere the conv kernel
-    wins and is used. Same parameters and state dict as ``nn.Conv2d``.
+    it is ``F.linear`` with no copy. On these CPUs (``benchmarks/cpu_layers.py``)
+    that beats the conv kernel, forward plus backward, by 1.3-4.5x at 4x4 and
+    below, and slightly (1.05x) in bf16 at 8x8 once both widths reach 128; at
+    16x16 the conv kernel is 1.5x faster, and elsewhere it is used. Same parameters and state dict as ``nn.Conv2d``.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -52,27 +52,33 @@ class PointwiseConv(nn.Conv2d):
         if pixels <= 16:
             return True
         wide = min(self.in_channels, self.out_channels) >= 128
-        return wide and pixels <= 256 and x.dtype == torch.bfloat16
+        return wide and pixels <= 64 and x.dtype == torch.bfloat16
+
+
+def _cpu_bf16_autocast() -> bool:
+    return torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
 
 
 class DepthwiseConv(nn.Conv2d):
     """A depthwise conv whose backward pass avoids oneDNN's slow CPU cases.
 
-    On channels_last CPU tensors the forward pass is oneDNN's, and each gradient
-    comes from oneDNN or from the project's kernel, whichever is fast for the
-    shape (:func:`netspace.models.fused.depthwise`): oneDNN's bf16 input
-    gradient at stride 2 and its weight gradient for 5x5 kernels or tiny
-    spatial sizes are 5-500x slower. Same parameters and state dict as
-    ``nn.Conv2d``.
+    On channels_last CPU tensors, where oneDNN's input gradient (bf16, stride
+    2) or weight gradient (5x5, or below 4x4) would be pathologically slow,
+    that gradient comes from the project's kernel
+    (:func:`netspace.models.fused.depthwise`); the rest stays oneDNN's.
+    ``benchmarks/cpu_layers.py``: 12-48x faster forward plus backward on
+    EfficientNet-B0's strided and 5x5 shapes. Same parameters and state dict
+    as ``nn.Conv2d``.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and torch.is_grad_enabled() and fused.depthwise_usable(x, self):
             if torch.is_autocast_enabled("cpu"):
-                if torch.get_autocast_dtype("cpu") != torch.bfloat16:
+                if not _cpu_bf16_autocast():
                     return super().forward(x)
                 x = x.to(torch.bfloat16)
-            return fused.depthwise(x, self.weight, self.stride[0], self.padding[0])
+            if any(fused.depthwise_routes(x, self.stride[0], self.kernel_size[0])):
+                return fused.depthwise(x, self.weight, self.stride[0], self.padding[0])
         return super().forward(x)
 
 
@@ -103,15 +109,15 @@ class GroupedConv(nn.Conv2d):
     """A grouped (not depthwise) conv whose bf16 weight gradient runs in float32 at small sizes.
 
     oneDNN's bf16 weight gradient for narrow groups is slow at small spatial
-    sizes on these CPUs: forward plus backward of RegNet's group-width-8 convs
-    with up to 16 output pixels take 0.6-0.9x as long with the weight gradient
-    in float32 (368 channels at 2x2: 1.40 vs 2.26 ms); from 8x8 outputs on it
-    is slower, and those stay all-bf16. Same parameters as ``nn.Conv2d``.
+    sizes on these CPUs: RegNet's group-width-8 convs with up to 16 output
+    pixels run forward plus backward 1.07-1.59x faster with the weight
+    gradient in float32 (``benchmarks/cpu_layers.py``); from 8x8 outputs on it
+    was slower, and those stay all-bf16. Same parameters as ``nn.Conv2d``.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (self.training and torch.is_grad_enabled() and self.bias is None and x.device.type == "cpu"
-                and torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+                and _cpu_bf16_autocast()
                 and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
                 and self.stride[0] == self.stride[1] and self.padding[0] == self.padding[1]
                 and x.shape[2] * x.shape[3] <= 16 * self.stride[0] * self.stride[1]):
@@ -134,8 +140,9 @@ class BatchNormAct2d(nn.BatchNorm2d):
     In training on channels_last CPU tensors, BN (and the shortcut, and ReLU)
     run as one fused kernel (:mod:`netspace.models.fused`): two passes over the
     tensor forward and two backward, where PyTorch's BN plus a separate add
-    and ReLU make several more; elsewhere (eval, contiguous, CUDA, or no
-    compiler) it is PyTorch's BN then the activation. Parameters, buffers and state dict are BatchNorm2d's.
+    and ReLU make several more (1.1-3.3x faster, ``benchmarks/cpu_layers.py``);
+    elsewhere (eval, contiguous, CUDA, or no compiler) it is PyTorch's BN then
+    the activation. Parameters, buffers and state dict are BatchNorm2d's.
     """
 
     def __init__(self, w: int, act: str | None = None) -> None:
@@ -147,17 +154,19 @@ class BatchNormAct2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         """act(BN(x) + residual), the residual (a block's shortcut) being optional."""
         if self.training and self.track_running_stats and fused.usable(x, self.weight, residual):
-            # SiLU stays PyTorch's (its vectorized exp matched a fused one), out of place: in place
-            # would copy y for its backward
-            kernel_act = "relu" if self.act == "relu" else None
-            y, mean, var = fused.bn_act(x, self.weight, self.bias, self.eps, kernel_act, residual)
+            relu = self.act == "relu"
+            y, mean, var = fused.bn_act(x, self.weight, self.bias, self.eps, "relu" if relu else None, residual)
             self._track(mean, var)
-            return F.silu(y) if self.act == "silu" else y
-        y = super().forward(x)
-        if residual is not None:
-            y = y + residual
-        if self.act == "relu":
-            return F.relu(y, inplace=True)
+            if relu:
+                return y
+        else:
+            y = super().forward(x)
+            if residual is not None:
+                y = y + residual
+            if self.act == "relu":
+                return F.relu(y, inplace=True)
+        # SiLU is PyTorch's (a fused one was tried and was no faster), out of place: in place
+        # it would copy its input for the backward pass
         return F.silu(y) if self.act == "silu" else y
 
     @torch.no_grad()

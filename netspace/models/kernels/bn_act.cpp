@@ -222,9 +222,8 @@ std::vector<torch::Tensor> bn_forward(torch::Tensor x, torch::Tensor w, torch::T
   return {y, mean, invstd, var};
 }
 
-// act: 0 none, 1 ReLU. y: None, or the forward output when a residual was added
-// before a ReLU; then the
-// fourth result is the residual's gradient (else it is undefined: None).
+// act: 0 none, 1 ReLU. y: None, or the forward output when a residual was added before
+// a ReLU; then the fourth result is the residual's gradient (else it is undefined: None).
 std::vector<torch::Tensor> bn_backward(torch::Tensor g, torch::Tensor x, torch::Tensor w, torch::Tensor b,
                                        torch::Tensor mean, torch::Tensor invstd, int64_t act,
                                        std::optional<torch::Tensor> y) {
