@@ -1,16 +1,22 @@
-"""The CPU layers one by one: each against the plain PyTorch op it replaces, same process.
+"""The CPU layers one by one: every candidate implementation against the plain PyTorch op, on this CPU.
 
 Forward + backward at shapes from RegNetX-200MF and EfficientNet-B0 at 32px,
-batch 128, channels_last, bf16 autocast (the engine's default), best of a
-few repeats; and the SGD step, fused against per-parameter, on RegNetX-200MF's
-parameters. Each line prints both times and the ratio plain / ours (above 1:
-ours is faster). These are the figures the layers' docstrings quote.
+batch 128, channels_last, in the dtype the engine's ``auto`` picks here
+(bf16 autocast where bf16 is native, fp32 elsewhere; ``--dtype`` overrides),
+best of a few repeats. Each line prints the plain op's time, each
+candidate's (forced with ``netspace.models.tune.force``), the ratio plain /
+best (above 1: a netspace candidate is faster) and what the autotuner picks
+for that shape. Then the SGD step, fused against per-parameter. These are
+the figures the layers' docstrings quote.
 
-    python benchmarks/cpu_layers.py
+    python benchmarks/cpu_layers.py [--dtype auto|fp32|bf16] [--threads N]
 """
 
 from __future__ import annotations
 
+import argparse
+import tempfile
+import os
 import time
 from typing import Callable
 
@@ -19,15 +25,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from netspace import zoo
-from netspace.models import build, fused
+from netspace.models import build, fused, tune
+from netspace.models.cpu import cpu_info
 from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv
 from netspace.spec import for_input
 
 CL = torch.channels_last
 N = 128
+DTYPE = torch.float32
 
 
-def best_ms(fn: Callable[[], None], reps: int = 10) -> float:
+def best_ms(fn: Callable[[], None], reps: int = 6) -> float:
     for _ in range(2):
         fn()
     times = []
@@ -39,19 +47,61 @@ def best_ms(fn: Callable[[], None], reps: int = 10) -> float:
 
 
 def step(module: nn.Module, x: torch.Tensor, *extra: torch.Tensor) -> Callable[[], None]:
-    """Forward + backward of ``module`` under CPU bf16 autocast, gradient of ones."""
+    """Forward + backward of ``module`` under the benchmark's dtype, gradient of ones."""
     def run() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=DTYPE == torch.bfloat16):
             y = module(x, *extra)
         y.backward(torch.ones_like(y))
     return run
 
 
-def compare(name: str, ours: nn.Module, plain: nn.Module, x: torch.Tensor, *extra: torch.Tensor) -> None:
+def compare(name: str, kind: str, ours: nn.Module, plain: nn.Module, x: torch.Tensor, *extra: torch.Tensor) -> None:
     plain.load_state_dict(ours.state_dict())
     ours.train(), plain.train()
-    a, b = best_ms(step(ours, x, *extra)), best_ms(step(plain, x, *extra))
-    print(f"  {name:<44} plain {b:7.2f} ms  ours {a:7.2f} ms  {b / a:5.2f}x")
+    base = best_ms(step(plain, x, *extra))
+    times = {}
+    for choice in applicable(kind, ours, x):
+        with tune.force(**{kind: choice}):
+            times[choice] = best_ms(step(ours, x, *extra))
+    # what the tuner decides for this shape, in a fresh cache (the timing above is not reused)
+    with tempfile.TemporaryDirectory() as cache:
+        saved = os.environ.get(tune.ENV_CACHE)
+        os.environ[tune.ENV_CACHE] = cache
+        tune.reset()
+        try:
+            captured = []
+            real = tune.choose
+
+            def spy(kind_, shape_class, make, default):
+                choice = real(kind_, shape_class, make, default)
+                captured.append(choice)
+                return choice
+
+            tune.choose = spy
+            step(ours, x, *extra)()
+        finally:
+            tune.choose = real
+            tune.reset()
+            if saved is None:
+                os.environ.pop(tune.ENV_CACHE)
+            else:
+                os.environ[tune.ENV_CACHE] = saved
+    picked = captured[0] if captured else "(fixed)"
+    shown = "  ".join(f"{c} {t:6.2f}" for c, t in times.items())
+    best = min(times.values())
+    print(f"  {name:<36} plain {base:6.2f} ms | {shown} | {base / best:5.2f}x | tuner: {picked}")
+
+
+def applicable(kind: str, layer: nn.Module, x: torch.Tensor) -> tuple[str, ...]:
+    """The candidates that run at all for this layer and dtype (a forced one that does not apply falls back)."""
+    if kind != "grouped":
+        return tune.CANDIDATES[kind]
+    out = ["conv"]
+    if DTYPE == torch.bfloat16:
+        out.append("fp32_wgrad")
+    if hasattr(fused, "grouped_usable") and fused.grouped_usable(x, layer):
+        out.append("kernel")
+    return tuple(out)
 
 
 class PlainBNAct(nn.BatchNorm2d):
@@ -63,30 +113,43 @@ class PlainBNAct(nn.BatchNorm2d):
 
 
 def act(c: int, size: int) -> torch.Tensor:
-    return torch.randn(N, c, size, size).bfloat16().contiguous(memory_format=CL).requires_grad_()
+    return torch.randn(N, c, size, size).to(DTYPE).contiguous(memory_format=CL).requires_grad_()
 
 
 def main() -> None:
-    print(f"batch {N}, channels_last, bf16 autocast, {torch.get_num_threads()} threads; {fused.check()}")
+    global DTYPE
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16"])
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cpu = cpu_info()
+    native = cpu.native_bf16
+    DTYPE = {"auto": torch.bfloat16 if native else torch.float32, "fp32": torch.float32,
+             "bf16": torch.bfloat16}[args.dtype]
+    note = "" if DTYPE == torch.float32 or native else " (bf16 EMULATED on this CPU)"
+    print(f"CPU: {cpu.describe()}; batch {N}, channels_last, {str(DTYPE)[6:]}{note}, "
+          f"{torch.get_num_threads()} threads; {fused.check()}")
     print("BN + (shortcut) + ReLU (BatchNormAct2d):")
     for c, size in [(24, 32), (32, 32), (152, 4), (368, 2)]:
-        compare(f"{c} ch at {size}x{size}", BatchNormAct2d(c, "relu"), PlainBNAct(c), act(c, size))
-        compare(f"{c} ch at {size}x{size}, with shortcut", BatchNormAct2d(c, "relu"), PlainBNAct(c),
+        compare(f"{c} ch at {size}x{size}", "bn", BatchNormAct2d(c, "relu"), PlainBNAct(c), act(c, size))
+        compare(f"{c} ch at {size}x{size}, with shortcut", "bn", BatchNormAct2d(c, "relu"), PlainBNAct(c),
                 act(c, size), act(c, size))
     print("1x1 conv (PointwiseConv):")
-    for c_in, c_out, size, stride in [(368, 368, 2, 1), (152, 368, 4, 2), (152, 152, 4, 1), (128, 128, 8, 1),
-                                      (128, 128, 16, 1)]:
-        compare(f"{c_in}->{c_out} at {size}x{size}, stride {stride}",
+    for c_in, c_out, size, stride in [(368, 368, 2, 1), (152, 368, 4, 2), (152, 152, 4, 1), (56, 152, 8, 1),
+                                      (128, 128, 8, 1), (128, 128, 16, 1), (24, 56, 16, 1)]:
+        compare(f"{c_in}->{c_out} at {size}x{size}, stride {stride}", "pointwise",
                 PointwiseConv(c_in, c_out, 1, stride=stride, bias=False),
                 nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), act(c_in, size))
     print("grouped 3x3 conv, group width 8 (GroupedConv):")
-    for c, size, stride in [(368, 2, 1), (368, 4, 2), (152, 4, 1), (152, 8, 2)]:
-        compare(f"{c} ch at {size}x{size}, stride {stride}",
+    for c, size, stride in [(368, 2, 1), (368, 4, 2), (152, 4, 1), (152, 8, 2), (56, 16, 2), (24, 32, 2)]:
+        compare(f"{c} ch at {size}x{size}, stride {stride}", "grouped",
                 GroupedConv(c, c, 3, stride=stride, padding=1, groups=c // 8, bias=False),
                 nn.Conv2d(c, c, 3, stride=stride, padding=1, groups=c // 8, bias=False), act(c, size))
     print("depthwise conv (DepthwiseConv):")
     for c, size, stride, k in [(144, 16, 2, 3), (240, 8, 2, 5), (672, 4, 2, 5), (1152, 2, 1, 3), (32, 32, 1, 3)]:
-        compare(f"{c} ch at {size}x{size}, stride {stride}, {k}x{k}",
+        compare(f"{c} ch at {size}x{size}, stride {stride}, {k}x{k}", "depthwise",
                 DepthwiseConv(c, c, k, stride=stride, padding=k // 2, groups=c, bias=False),
                 nn.Conv2d(c, c, k, stride=stride, padding=k // 2, groups=c, bias=False), act(c, size))
     print("SGD step, Nesterov momentum, RegNetX-200MF's parameters:")
@@ -98,7 +161,7 @@ def main() -> None:
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4,
                               fused=fused_step)
         times[fused_step] = best_ms(opt.step, reps=30)
-    print(f"  {'fused against per-parameter':<44} plain {times[False]:7.2f} ms  ours {times[True]:7.2f} ms  "
+    print(f"  {'fused against per-parameter':<36} plain {times[False]:6.2f} ms | fused {times[True]:6.2f} | "
           f"{times[False] / times[True]:5.2f}x")
 
 

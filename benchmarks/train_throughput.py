@@ -1,32 +1,31 @@
-"""Training throughput of the engine's default path against a plain fp32 loop.
+"""Training throughput of the engine's default path against a plain fp32 PyTorch model, on the CPU at hand.
 
-Model: RegNetX-200MF's body with the small-image stem (``for_input`` at 32px,
-10 classes; ~15M multiply-adds per image), batch 128. Measured in one run:
+For each model (default RegNetX-200MF and EfficientNet-B0, small-image stem
+at 32px, 10 classes), batch 128, forward + backward + SGD step, in one run:
 
-* baseline: fp32, contiguous NCHW, eager forward+backward+SGD step on
-  pre-made float tensors (no augmentation, no data loading);
-* the same loop in the other precision/layout combinations, to show which
-  piece buys what;
-* the engine: ``netspace.train.train`` with the default Schedule on synthetic
-  32px data, reading the training images/s it reports for its second epoch
-  (augmentation and batching included, evaluation excluded);
-* the engine again with each of its CPU pieces that the model uses turned off
-  in turn (the fused BN(+shortcut)(+ReLU) kernel, 1x1 convs as matmuls, float32
-  weight gradients of small grouped convs, the depthwise gradient routing), to
-  show what each buys.
+* baseline: the same network written as plain PyTorch, the way the
+  reference implementation writes it: ``nn.Conv2d``, ``nn.BatchNorm2d``,
+  ``nn.ReLU``/``nn.SiLU`` modules, the residual add as its own op, fp32,
+  contiguous NCHW, eager, on pre-made tensors;
+* the netspace model in fp32 channels_last, and in bf16 channels_last only
+  where bf16 is native (where it is emulated the row is skipped and says so:
+  it would be several times slower and tell nothing);
+* the engine: ``netspace.train.train`` with the default Schedule (precision
+  ``auto``) on synthetic 32px data, training images/s of its second epoch
+  (augmentation and batching included, evaluation excluded), and the
+  precision it chose and why;
+* the engine with each CPU piece the model uses forced to PyTorch's op in
+  turn (BN, 1x1 convs, grouped convs, depthwise gradients), and with the
+  autotuner off (the fixed rules), to show what each buys.
 
-The loops build the same model as the engine, whose layers pick their
-kernels by layout: the fp32 contiguous baseline is plain PyTorch throughout.
+Also: the CPU model and ISA, the matmul peak of the engine's dtype (and of
+the other dtype only where native), the engine's training FLOP/s (3 x 2 x
+forward multiply-adds x images/s) as a fraction of that peak, the dense 1x1
+convs' share of the multiply-adds and the FLOP/s of exactly their matmuls at
+the model's shapes (a ceiling for the whole step), the autotuner's work, and
+peak RSS. About 2-3 minutes on 2 cores.
 
-Also prints achieved training FLOP/s (3 x 2 x forward multiply-adds x images/s)
-as a fraction of this machine's bf16 matmul FLOP/s; the dense 1x1 convs' share
-of the multiply-adds and the FLOP/s of exactly their matmuls (forward and both
-gradients, bare, at the model's shapes), and from these a ceiling for the whole
-step (everything else at the peak or free); the share of the step spent in
-convolutions and matmuls (profiled) and the fraction of peak the step would
-reach if everything else cost nothing; and peak RSS.
-
-    python benchmarks/train_throughput.py [--model RegNetX-200MF] [--steps 12]
+    python benchmarks/train_throughput.py [--models RegNetX-200MF,EfficientNet-B0] [--steps 10]
 """
 
 from __future__ import annotations
@@ -38,17 +37,21 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from netspace import zoo
 from netspace.complexity import complexity
 from netspace.data import load_data
-from netspace.models import build, fused
-from netspace.models.layers import DepthwiseConv, GroupedConv, PointwiseConv
+from netspace.models import build, fused, tune
+from netspace.models.cpu import cpu_info
+from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv
 from netspace.spec import for_input
 from netspace.train import Schedule, train
 
+NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16"}
 
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 6) -> float:
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
     """Best-of FLOP/s of an n x n x n matmul: the machine's practical ceiling for this dtype."""
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
@@ -60,24 +63,54 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 6) -> float:
     return best
 
 
-def loop_throughput(spec, batch: int, steps: int, bf16: bool, channels_last: bool) -> float:
-    """Images/s of forward+backward+step, after 3 warmup steps."""
-    torch.manual_seed(0)
+class PlainBN(nn.Module):
+    """nn.BatchNorm2d, then the shortcut add and the activation as separate ops (the reference's order)."""
+
+    def __init__(self, layer: BatchNormAct2d) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+        self.bn.load_state_dict(layer.state_dict())
+        self.act = {"relu": nn.ReLU(inplace=True), "silu": nn.SiLU(), None: nn.Identity()}[layer.act]
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.bn(x)
+        if residual is not None:
+            x = x + residual
+        return self.act(x)
+
+
+def plain_model(model: nn.Module) -> nn.Module:
+    """The same network with every netspace layer swapped for the plain PyTorch module (same weights)."""
+    for name, child in model.named_children():
+        if isinstance(child, BatchNormAct2d):
+            setattr(model, name, PlainBN(child))
+        elif isinstance(child, (PointwiseConv, DepthwiseConv, GroupedConv)):
+            conv = nn.Conv2d(child.in_channels, child.out_channels, child.kernel_size, child.stride, child.padding,
+                             groups=child.groups, bias=child.bias is not None)
+            conv.load_state_dict(child.state_dict())
+            setattr(model, name, conv)
+        else:
+            plain_model(child)
+    return model
+
+
+def loop_throughput(model: nn.Module, spec, batch: int, steps: int, dtype: torch.dtype, channels_last: bool) -> float:
+    """Images/s of forward+backward+step, after 2 warmup steps (which also let the tuner decide)."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = build(spec).to(memory_format=fmt).train()
+    model = model.to(memory_format=fmt).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     x = torch.randn(batch, spec.in_channels, spec.resolution, spec.resolution).contiguous(memory_format=fmt)
     y = torch.randint(0, spec.num_classes, (batch,))
 
     def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    for _ in range(3):
+    for _ in range(2):
         step()
     t = time.perf_counter()
     for _ in range(steps):
@@ -85,44 +118,12 @@ def loop_throughput(spec, batch: int, steps: int, bf16: bool, channels_last: boo
     return steps * batch / (time.perf_counter() - t)
 
 
-COMPUTE_OPS = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::mm", "aten::addmm",
-               "aten::_convolution", "aten::linear")
+def pointwise_matmul_ceiling(spec, batch: int, dtype: torch.dtype, reps: int = 3) -> tuple[float, float]:
+    """(share of the model's multiply-adds in dense 1x1 convs, FLOP/s of exactly those matmuls in ``dtype``).
 
-
-def compute_share(spec, batch: int, steps: int = 4) -> float:
-    """Fraction of a bf16 channels_last training step spent inside conv and matmul kernels."""
-    from torch.profiler import profile
-
-    model = build(spec).to(memory_format=torch.channels_last).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.randn(batch, spec.in_channels, spec.resolution, spec.resolution).contiguous(
-        memory_format=torch.channels_last)
-    y = torch.randint(0, spec.num_classes, (batch,))
-
-    def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = F.cross_entropy(model(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    for _ in range(2):
-        step()
-    with profile() as prof:
-        for _ in range(steps):
-            step()
-    events = prof.key_averages()
-    total = sum(e.self_cpu_time_total for e in events)
-    compute = sum(e.self_cpu_time_total for e in events if e.key in COMPUTE_OPS)
-    return compute / total
-
-
-def pointwise_matmul_ceiling(spec, batch: int, reps: int = 5) -> tuple[float, float]:
-    """(share of the model's multiply-adds in dense 1x1 convs, FLOP/s of exactly those matmuls).
-
-    The dense 1x1 convs are the model's largest matmuls; timing their forward
-    and two backward matmuls alone in bf16, at the shapes the model gives them,
-    bounds what any implementation built on this machine's matmul can reach.
+    The dense 1x1 convs are the model's largest matmuls; their forward and two
+    backward matmuls alone, at the shapes the model gives them, bound what any
+    implementation built on this machine's matmul can reach.
     """
     model = build(spec).train()
     shapes = []
@@ -134,9 +135,9 @@ def pointwise_matmul_ceiling(spec, batch: int, reps: int = 5) -> tuple[float, fl
     macs, seconds = 0, 0.0
     for shape, m in shapes:
         rows = batch * (shape[2] // m.stride[0]) * (shape[3] // m.stride[1])
-        x = torch.randn(rows, m.in_channels, dtype=torch.bfloat16)
-        w = torch.randn(m.out_channels, m.in_channels, dtype=torch.bfloat16)
-        g = torch.randn(rows, m.out_channels, dtype=torch.bfloat16)
+        x = torch.randn(rows, m.in_channels, dtype=dtype)
+        w = torch.randn(m.out_channels, m.in_channels, dtype=dtype)
+        g = torch.randn(rows, m.out_channels, dtype=dtype)
 
         def three() -> None:
             x @ w.t()  # forward
@@ -144,9 +145,8 @@ def pointwise_matmul_ceiling(spec, batch: int, reps: int = 5) -> tuple[float, fl
             g.t() @ x  # weight gradient
 
         three()
-        best = min(_timed(three) for _ in range(reps))
+        seconds += min(_timed(three) for _ in range(reps))
         macs += 3 * rows * m.in_channels * m.out_channels
-        seconds += best
     share = (macs / 3 / batch) / complexity(spec)["flops"]
     return share, 2 * macs / seconds
 
@@ -157,83 +157,100 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def engine_throughput(spec, batch: int, steps: int) -> tuple[float, str]:
+def engine_throughput(spec, batch: int, steps: int, **force: str) -> tuple[float, str, str]:
+    """(training images/s of epoch 2, precision name, why) of ``train`` with the default schedule."""
     data = load_data("synthetic", synthetic_shape=(3, spec.resolution, spec.resolution),
                      synthetic_classes=spec.num_classes, synthetic_size=(batch * steps, batch))
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, tune.force(**force):
         result = train(spec, data, Schedule(epochs=2, batch_size=batch), out_dir=out, progress=False,
                        handle_signals=False)
-    return result.metrics[-1]["images_per_second"], result.precision
+    return result.metrics[-1]["images_per_second"], result.precision, result.precision_reason
 
 
-# Each CPU piece of the engine, and how to turn it off for one measurement.
-ABLATIONS = {
-    "engine, PyTorch BN + ReLU": (fused, "usable", lambda *a, **k: False),
-    "engine, 1x1 convs as convs": (PointwiseConv, "_as_matmul", lambda self, x: False),
-    "engine, grouped all bf16": (GroupedConv, "forward", torch.nn.Conv2d.forward),
-    "engine, oneDNN depthwise": (DepthwiseConv, "forward", torch.nn.Conv2d.forward),
+# Each CPU piece of the engine, the layer class that has it, and the choice that turns it off.
+PIECES = {
+    "PyTorch BN + act": (BatchNormAct2d, {"bn": "torch"}),
+    "1x1 convs as convs": (PointwiseConv, {"pointwise": "conv"}),
+    "grouped convs by oneDNN": (GroupedConv, {"grouped": "conv"}),
+    "depthwise grads by oneDNN": (DepthwiseConv, {"depthwise": "onednn"}),
 }
 
 
-def piece_used(piece, spec) -> bool:
-    owner = piece[0]
-    return not isinstance(owner, type) or any(isinstance(m, owner) for m in build(spec).modules())
-
-
-def engine_throughput_without(piece, spec, batch: int, steps: int) -> float:
-    owner, attr, replacement = piece
-    original = getattr(owner, attr)
-    setattr(owner, attr, replacement)
+def bench_model(name: str, batch: int, steps: int, native_bf16: bool, peaks: dict) -> None:
+    spec = for_input(zoo.resolve(name), in_channels=3, resolution=32, num_classes=10)
+    flops = complexity(spec)["flops"]
+    print(f"\n{name} at 32px: {flops / 1e6:.1f}M multiply-adds/image, batch {batch}")
+    torch.manual_seed(0)
+    rows: dict[str, float] = {}
+    rows["plain PyTorch fp32 NCHW (baseline)"] = loop_throughput(plain_model(build(spec)), spec, batch, steps,
+                                                                 torch.float32, False)
+    rows["netspace model fp32 channels_last"] = loop_throughput(build(spec), spec, batch, steps, torch.float32, True)
+    if native_bf16:
+        rows["netspace model bf16 channels_last"] = loop_throughput(build(spec), spec, batch, steps,
+                                                                    torch.bfloat16, True)
+    used = {type(m) for m in build(spec).modules()}
+    for piece, (cls, force) in PIECES.items():
+        if cls in used:
+            rows[f"engine, {piece}"] = engine_throughput(spec, batch, steps, **force)[0]
+    import os
+    saved = os.environ.get(tune.ENV_TUNE)
+    os.environ[tune.ENV_TUNE] = "0"
     try:
-        return engine_throughput(spec, batch, steps)[0]
+        rows["engine, autotuner off (fixed rules)"] = engine_throughput(spec, batch, steps)[0]
     finally:
-        setattr(owner, attr, original)
+        if saved is None:
+            os.environ.pop(tune.ENV_TUNE)
+        else:
+            os.environ[tune.ENV_TUNE] = saved
+    engine, precision, reason = engine_throughput(spec, batch, steps)
+    rows[f"engine default ({precision})"] = engine
+    base = rows["plain PyTorch fp32 NCHW (baseline)"]
+    if not native_bf16:
+        print("  netspace model bf16 channels_last: skipped, bf16 is emulated on this CPU")
+    for row, ips in rows.items():
+        print(f"  {row:<38} {ips:8.0f} img/s  {ips / base:5.2f}x")
+    print(f"  engine precision: {reason}")
+    print(f"speedup (engine default / plain fp32 eager): {engine / base:.2f}x")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    peak = peaks[dtype]
+    achieved = 3 * 2 * flops * engine
+    print(f"training FLOP/s: {achieved / 1e9:.1f} G = {100 * achieved / peak:.1f}% of the {NAMES[dtype]} matmul peak "
+          f"({peak / 1e9:.0f} GFLOP/s); the baseline reaches {100 * 3 * 2 * flops * base / peak:.1f}%")
+    pw_share, pw_flops = pointwise_matmul_ceiling(spec, batch, dtype)
+    pw_eff = min(pw_flops / peak, 1.0)
+    bound = 1 / (pw_share / pw_eff + (1 - pw_share))
+    print(f"dense 1x1 convs: {100 * pw_share:.0f}% of the multiply-adds; as bare {NAMES[dtype]} matmuls at the "
+          f"model's shapes they reach {100 * pw_eff:.0f}% of the peak, so the whole step is capped at "
+          f"{100 * bound:.0f}% of it")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="RegNetX-200MF")
+    parser.add_argument("--models", default="RegNetX-200MF,EfficientNet-B0")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
 
-    spec = for_input(zoo.resolve(args.model), in_channels=3, resolution=32, num_classes=10)
-    flops = complexity(spec)["flops"]
-    print(f"{args.model} at 32px: {flops / 1e6:.1f}M multiply-adds/image, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
-    peak_fp32 = matmul_peak(torch.float32)
-    peak_bf16 = matmul_peak(torch.bfloat16)
-    print(f"matmul peak: fp32 {peak_fp32 / 1e9:.0f} GFLOP/s, bf16 {peak_bf16 / 1e9:.0f} GFLOP/s")
-
+    started = time.perf_counter()
+    cpu = cpu_info()
+    print(f"CPU: {cpu.describe()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     print(fused.check())
-    results = {}
-    for name, bf16, cl in [("fp32 contiguous (baseline)", False, False), ("fp32 channels_last", False, True),
-                           ("bf16 contiguous", True, False), ("bf16 channels_last", True, True)]:
-        results[name] = loop_throughput(spec, args.batch_size, args.steps, bf16, cl)
-    engine, precision = engine_throughput(spec, args.batch_size, args.steps)
-    ablations = {name: engine_throughput_without(piece, spec, args.batch_size, args.steps)
-                 for name, piece in ABLATIONS.items() if piece_used(piece, spec)}
-    base = results["fp32 contiguous (baseline)"]
-    for name, ips in results.items():
-        print(f"  {name:<28} {ips:8.0f} img/s  {ips / base:5.2f}x")
-    for name, ips in ablations.items():
-        print(f"  {name:<28} {ips:8.0f} img/s  {ips / base:5.2f}x")
-    print(f"  {'engine default (' + precision + ')':<28} {engine:8.0f} img/s  {engine / base:5.2f}x")
-    print(f"speedup (engine default / fp32 contiguous eager): {engine / base:.2f}x  (target >= 2.5)")
-    achieved = 3 * 2 * flops * engine
-    print(f"training FLOP/s: {achieved / 1e9:.1f} G = {100 * achieved / peak_bf16:.1f}% of bf16 matmul peak "
-          f"(target >= 40%)")
-    pw_share, pw_flops = pointwise_matmul_ceiling(spec, args.batch_size)
-    pw_eff = pw_flops / peak_bf16
-    print(f"dense 1x1 convs: {100 * pw_share:.0f}% of the multiply-adds; as bare bf16 matmuls at the model's shapes "
-          f"they reach {100 * pw_eff:.0f}% of the matmul peak")
-    # Even if every other multiply-add ran at the peak and BN, activations, data and the optimizer cost nothing:
-    bound = 1 / (pw_share / pw_eff + (1 - pw_share))
-    print(f"ceiling for the whole step on this machine's matmul: {100 * bound:.0f}% of the bf16 matmul peak")
-    share = compute_share(spec, args.batch_size)
-    print(f"convolutions and matmuls: {100 * share:.0f}% of a bf16 channels_last step; with everything else "
-          f"free the step would reach {100 * achieved / share / peak_bf16:.1f}% of the bf16 matmul peak")
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    peaks = {torch.float32: matmul_peak(torch.float32)}
+    line = f"matmul peak: fp32 {peaks[torch.float32] / 1e9:.0f} GFLOP/s"
+    if cpu.native_bf16:
+        peaks[torch.bfloat16] = matmul_peak(torch.bfloat16)
+        line += f", bf16 {peaks[torch.bfloat16] / 1e9:.0f} GFLOP/s"
+    else:
+        line += " (bf16 emulated on this CPU: not measured)"
+    print(line)
+    for name in args.models.split(","):
+        bench_model(name.strip(), args.batch_size, args.steps, cpu.native_bf16, peaks)
+    stats = tune.stats()
+    if stats.get("enabled"):
+        print(f"\nautotuner: {stats['measured']} decisions measured, {stats['reused']} reused from "
+              f"{stats['cache']}, {stats['seconds']:.1f} s measuring")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
+          f"benchmark wall time {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from netspace import zoo
-from netspace.models import build, fused
+from netspace.models import build, fused, tune
 from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv
 from netspace.spec import for_input
 
 CL = torch.channels_last
+
+
+@pytest.fixture(autouse=True)
+def fixed_rules(monkeypatch):
+    """These tests check each layer's paths by its fixed rules; tests/test_tune.py covers measured choices."""
+    monkeypatch.setenv("NETSPACE_TUNE", "0")
 
 
 def _grads(out: torch.Tensor, inputs, seed: int = 1):
@@ -52,6 +58,7 @@ def test_pointwise_conv_matches_conv2d(c_in, c_out, size, stride, bias):
 
 
 def test_pointwise_conv_path_choice():
+    """The fixed rule (NETSPACE_TUNE=0)."""
     small = torch.randn(2, 64, 4, 4).contiguous(memory_format=CL)
     big = torch.randn(2, 16, 32, 32).contiguous(memory_format=CL)
     wide = torch.randn(2, 128, 8, 8, dtype=torch.bfloat16).contiguous(memory_format=CL)

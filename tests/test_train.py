@@ -323,3 +323,21 @@ def test_result_round_trips_through_json():
     back = TrainResult.from_json(json.loads(json.dumps(r.to_json())), [], None)
     assert back.spec == TINY and back.schedule == Schedule() and back.test_error == 12.5
     assert not math.isnan(back.best_error)
+
+
+def test_result_records_the_chosen_precision_and_why(tmp_path, capsys):
+    """auto resolves on this CPU (never to an emulated dtype); the choice and its reason are printed and kept."""
+    from netspace.models.cpu import cpu_info
+
+    data = load_data("synthetic", synthetic_shape=(1, 28, 28), synthetic_classes=10, synthetic_size=(64, 32))
+    result = train(TINY, data, Schedule(epochs=1, batch_size=32), out_dir=tmp_path, progress=True,
+                   handle_signals=False)
+    stored = json.loads((tmp_path / "result.json").read_text())
+    expected = "bf16" if cpu_info().native_bf16 else "fp32"
+    assert result.precision == stored["precision"] == expected
+    assert stored["layout"] == "channels_last"
+    assert "auto:" in stored["precision_reason"] and cpu_info().model in stored["device"]
+    printed = capsys.readouterr()
+    assert (printed.out + printed.err).count("precision: auto:") == 1
+    again = TrainResult.from_json(stored, result.metrics, tmp_path)
+    assert again.layout == "channels_last" and again.precision_reason == stored["precision_reason"]

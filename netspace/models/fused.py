@@ -58,6 +58,12 @@ def _build_name() -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def build_name() -> str:
+    """The extension's name for these sources, flags, CPU and versions (see ``_build_name``)."""
+    return _build_name()
+
+
+@functools.lru_cache(maxsize=1)
 def kernel() -> ModuleType | None:
     """The compiled extension, or None (one warning says why) where it cannot be built."""
     if not enabled():
@@ -135,12 +141,13 @@ def depthwise_routes(x: torch.Tensor, stride: int, k: int) -> tuple[bool, bool]:
 
 class _Depthwise(torch.autograd.Function):
     """Depthwise k x k conv (no bias, padding k // 2): oneDNN forward; each gradient from
-    oneDNN or the kernel, as :func:`depthwise_routes` says."""
+    oneDNN or the kernel, as ``routes`` (input by kernel, weight by kernel) says."""
 
     @staticmethod
-    def forward(ctx, x, weight, stride: int, padding: int):  # type: ignore[override]
+    def forward(ctx, x, weight, stride: int, padding: int, routes: tuple[bool, bool]):  # type: ignore[override]
         ctx.save_for_backward(x, weight)
         ctx.conf = (stride, padding)
+        ctx.routes = routes
         return F.conv2d(x, weight.to(x.dtype), None, stride, padding, 1, weight.shape[0])
 
     @staticmethod
@@ -155,7 +162,7 @@ class _Depthwise(torch.autograd.Function):
             return torch.ops.aten.convolution_backward(grad, x, weight.to(x.dtype), None, [stride] * 2,
                                                        [padding] * 2, [1, 1], False, [0, 0], c, mask)
 
-        input_by_kernel, weight_by_kernel = depthwise_routes(x, stride, k)
+        input_by_kernel, weight_by_kernel = ctx.routes
         dx = None
         if ctx.needs_input_grad[0]:
             if input_by_kernel:
@@ -167,12 +174,16 @@ class _Depthwise(torch.autograd.Function):
             dw = kernel().dw_weight_grad(grad, x, k, stride, padding).t().reshape(c, 1, k, k)
         else:
             dw = onednn([False, True, False])[1].float()
-        return dx, dw, None, None
+        return dx, dw, None, None, None
 
 
-def depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int) -> torch.Tensor:
-    """Depthwise conv whose backward avoids oneDNN's slow cases; see :func:`depthwise_usable`."""
-    return _Depthwise.apply(x, weight, stride, padding)
+def depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int,
+              routes: tuple[bool, bool] | None = None) -> torch.Tensor:
+    """Depthwise conv whose gradients come from the kernel where ``routes`` (input, weight) says,
+    by default :func:`depthwise_routes`; see :func:`depthwise_usable`."""
+    if routes is None:
+        routes = depthwise_routes(x, stride, weight.shape[-1])
+    return _Depthwise.apply(x, weight, stride, padding, tuple(routes))
 
 
 def depthwise_usable(x: torch.Tensor, conv: torch.nn.Conv2d) -> bool:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from netspace.models import fused
+from netspace.models import fused, tune
 
 
 def activation(name: str) -> nn.Module:
@@ -25,61 +25,151 @@ def conv(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: 
     return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
 
 
-class PointwiseConv(nn.Conv2d):
-    """A dense 1x1 conv that runs as one matrix multiply where that is faster.
-
-    A channels_last tensor is an (N*H*W, C) matrix in memory, so a 1x1 conv on
-    it is ``F.linear`` with no copy. On these CPUs (``benchmarks/cpu_layers.py``)
-    that beats the conv kernel, forward plus backward, by 1.3-4.5x at 4x4 and
-    below, and slightly (1.05x) in bf16 at 8x8 once both widths reach 128; at
-    16x16 the conv kernel is 1.5x faster, and elsewhere it is used. Same parameters and state dict as ``nn.Conv2d``.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._as_matmul(x):
-            return super().forward(x)
-        if self.stride[0] > 1:
-            x = x[:, :, :: self.stride[0], :: self.stride[1]]
-        n, c, h, w = x.shape
-        rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
-        out = F.linear(rows, self.weight.view(self.out_channels, c), self.bias)
-        return out.view(n, h, w, self.out_channels).permute(0, 3, 1, 2)
-
-    def _as_matmul(self, x: torch.Tensor) -> bool:
-        if x.device.type != "cpu" or x.dim() != 4 or not x.is_contiguous(memory_format=torch.channels_last):
-            return False  # measured on CPU only; CUDA keeps cuDNN's choice
-        pixels = x.shape[2] * x.shape[3] // (self.stride[0] * self.stride[1])
-        if pixels <= 16:
-            return True
-        wide = min(self.in_channels, self.out_channels) >= 128
-        return wide and pixels <= 64 and x.dtype == torch.bfloat16
+def _on_cpu_channels_last(x: torch.Tensor) -> bool:
+    return x.device.type == "cpu" and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
 
 
 def _cpu_bf16_autocast() -> bool:
     return torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
 
 
-class DepthwiseConv(nn.Conv2d):
-    """A depthwise conv whose backward pass avoids oneDNN's slow CPU cases.
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype a conv on ``x`` computes in: bf16 under CPU bf16 autocast, else x's own."""
+    return torch.bfloat16 if _cpu_bf16_autocast() else x.dtype
 
-    On channels_last CPU tensors, where oneDNN's input gradient (bf16, stride
-    2) or weight gradient (5x5, or below 4x4) would be pathologically slow,
-    that gradient comes from the project's kernel
-    (:func:`netspace.models.fused.depthwise`); the rest stays oneDNN's.
-    ``benchmarks/cpu_layers.py``: 12-48x faster forward plus backward on
-    EfficientNet-B0's strided and 5x5 shapes. Same parameters and state dict
-    as ``nn.Conv2d``.
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _training(module: nn.Module) -> bool:
+    return module.training and torch.is_grad_enabled()
+
+
+def _timed_pass(fn, inputs: list[torch.Tensor], grad: torch.Tensor | None):
+    """A candidate for the tuner: ``fn(*inputs)``, then its backward with ``grad`` when given."""
+    def run() -> None:
+        if grad is None:
+            with torch.no_grad():
+                fn(*inputs)
+            return
+        for t in inputs:
+            t.grad = None
+        out = fn(*inputs)
+        out.backward(grad)
+    return run
+
+
+def _conv_out(x: torch.Tensor, conv: nn.Conv2d) -> tuple[int, int, int, int]:
+    (k, _), (s, _), (p, _) = conv.kernel_size, conv.stride, conv.padding
+    h, w = ((x.shape[2] + 2 * p - k) // s + 1), ((x.shape[3] + 2 * p - k) // s + 1)
+    return x.shape[0], conv.out_channels, h, w
+
+
+def _timing_inputs(x: torch.Tensor, conv: nn.Conv2d, train: bool):
+    """Random stand-ins for the layer's input, its weight (and bias) and the output's gradient."""
+    xi = tune.randn(x.shape, x.dtype, channels_last=True, requires_grad=train)
+    w = conv.weight.detach().clone().requires_grad_(train)
+    b = None if conv.bias is None else conv.bias.detach().clone().requires_grad_(train)
+    g = tune.randn(_conv_out(x, conv), _compute_dtype(x), channels_last=True) if train else None
+    return xi, w, b, g
+
+
+class PointwiseConv(nn.Conv2d):
+    """A dense 1x1 conv that runs as one matrix multiply where that is faster.
+
+    A channels_last tensor is an (N*H*W, C) matrix in memory, so a 1x1 conv on
+    it is ``F.linear`` with no copy. Which of the two is faster depends on the
+    CPU, dtype and shape, so on CPU the autotuner (:mod:`netspace.models.tune`)
+    measures both per shape class and keeps the faster. The fixed rule (with
+    ``NETSPACE_TUNE=0``), measured on an AMX Xeon in bf16: matmul at 4x4 and
+    below (1.3-4.5x faster forward plus backward), and in bf16 at 8x8 when both
+    widths reach 128 (1.05x); at 16x16 the conv kernel was 1.5x faster. Same
+    parameters and state dict as ``nn.Conv2d``.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and torch.is_grad_enabled() and fused.depthwise_usable(x, self):
+        if not self._as_matmul(x):
+            return super().forward(x)
+        return self._matmul(x, self.weight, self.bias)
+
+    def _matmul(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.stride[0] > 1:
+            x = x[:, :, :: self.stride[0], :: self.stride[1]]
+        n, c, h, w = x.shape
+        rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
+        out = F.linear(rows, weight.view(self.out_channels, c), bias)
+        return out.view(n, h, w, self.out_channels).permute(0, 3, 1, 2)
+
+    def _fixed_rule(self, x: torch.Tensor) -> bool:
+        pixels = x.shape[2] * x.shape[3] // (self.stride[0] * self.stride[1])
+        if pixels <= 16:
+            return True
+        wide = min(self.in_channels, self.out_channels) >= 128
+        return wide and pixels <= 64 and x.dtype == torch.bfloat16
+
+    def _as_matmul(self, x: torch.Tensor) -> bool:
+        if not _on_cpu_channels_last(x):
+            return False  # CUDA keeps cuDNN's choice; NCHW is the plain path
+        train = _training(self)
+        default = "matmul" if self._fixed_rule(x) else "conv"
+        shape_class = (x.shape[0], tune.channels_class(self.in_channels), tune.channels_class(self.out_channels),
+                       x.shape[2], x.shape[3], self.stride[0], self.bias is not None,
+                       _dtype_name(_compute_dtype(x)), train)
+
+        def candidates():
+            xi, w, b, g = _timing_inputs(x, self, train)
+            inputs = [xi, w] + ([b] if b is not None else [])
+            return {"conv": _timed_pass(lambda xi, w, *b: F.conv2d(xi, w, b[0] if b else None, self.stride),
+                                        inputs, g),
+                    "matmul": _timed_pass(lambda xi, w, *b: self._matmul(xi, w, b[0] if b else None), inputs, g)}
+
+        return tune.choose("pointwise", shape_class, candidates, default) == "matmul"
+
+
+class DepthwiseConv(nn.Conv2d):
+    """A depthwise conv whose backward pass avoids oneDNN's slow CPU cases.
+
+    On channels_last CPU tensors in training, each gradient comes from oneDNN
+    or from the project's kernel (:func:`netspace.models.fused.depthwise`),
+    whichever the autotuner measured faster for the shape class; the forward
+    pass is oneDNN's. The fixed rule (``NETSPACE_TUNE=0``, measured on an AMX
+    Xeon): the kernel for the bf16 input gradient at stride 2 and for the
+    weight gradient of 5x5 kernels or below 4x4, where oneDNN is
+    pathologically slow (``benchmarks/cpu_layers.py``: 12-48x faster forward
+    plus backward on EfficientNet-B0's strided and 5x5 shapes). Same
+    parameters and state dict as ``nn.Conv2d``.
+    """
+
+    ROUTES = {"onednn": (False, False), "kernel_dx": (True, False), "kernel_dw": (False, True),
+              "kernel": (True, True)}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _training(self) and fused.depthwise_usable(x, self):
             if torch.is_autocast_enabled("cpu"):
                 if not _cpu_bf16_autocast():
                     return super().forward(x)
                 x = x.to(torch.bfloat16)
-            if any(fused.depthwise_routes(x, self.stride[0], self.kernel_size[0])):
-                return fused.depthwise(x, self.weight, self.stride[0], self.padding[0])
+            routes = self._routes(x)
+            if any(routes):
+                return fused.depthwise(x, self.weight, self.stride[0], self.padding[0], routes)
         return super().forward(x)
+
+    def _routes(self, x: torch.Tensor) -> tuple[bool, bool]:
+        fixed = fused.depthwise_routes(x, self.stride[0], self.kernel_size[0])
+        default = next(name for name, r in self.ROUTES.items() if r == tuple(fixed))
+        shape_class = (x.shape[0], tune.channels_class(self.in_channels), x.shape[2], x.shape[3],
+                       self.kernel_size[0], self.stride[0], _dtype_name(x.dtype))
+
+        def candidates():
+            xi, w, _, g = _timing_inputs(x, self, True)
+            g = g.to(x.dtype)
+            return {name: _timed_pass(lambda xi, w, r=r: fused.depthwise(xi, w, self.stride[0], self.padding[0], r)
+                                      if any(r) else F.conv2d(xi, w.to(xi.dtype), None, self.stride, self.padding,
+                                                              1, self.groups), [xi, w], g)
+                    for name, r in self.ROUTES.items()}
+
+        return self.ROUTES[tune.choose("depthwise", shape_class, candidates, default)]
 
 
 class _Fp32WeightGrad(torch.autograd.Function):
@@ -106,24 +196,67 @@ class _Fp32WeightGrad(torch.autograd.Function):
 
 
 class GroupedConv(nn.Conv2d):
-    """A grouped (not depthwise) conv whose bf16 weight gradient runs in float32 at small sizes.
+    """A grouped (not depthwise) conv with a choice of implementations on CPU.
 
-    oneDNN's bf16 weight gradient for narrow groups is slow at small spatial
-    sizes on these CPUs: RegNet's group-width-8 convs with up to 16 output
-    pixels run forward plus backward 1.07-1.59x faster with the weight
-    gradient in float32 (``benchmarks/cpu_layers.py``); from 8x8 outputs on it
-    was slower, and those stay all-bf16. Same parameters as ``nn.Conv2d``.
+    Candidates on channels_last CPU tensors: oneDNN's conv; under bf16, the
+    same with the weight gradient in float32 (oneDNN's bf16 weight gradient
+    for narrow groups is slow at small sizes on some CPUs); and the project's
+    grouped-conv kernel where it is built. The autotuner measures them per
+    shape class and keeps the fastest. The fixed rule (``NETSPACE_TUNE=0``,
+    measured on an AMX Xeon): the float32 weight gradient for RegNet's
+    group-width-8 convs with up to 16 output pixels (1.07-1.59x faster
+    forward plus backward, ``benchmarks/cpu_layers.py``), oneDNN elsewhere.
+    Same parameters as ``nn.Conv2d``.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.training and torch.is_grad_enabled() and self.bias is None and x.device.type == "cpu"
-                and _cpu_bf16_autocast()
-                and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
-                and self.stride[0] == self.stride[1] and self.padding[0] == self.padding[1]
-                and x.shape[2] * x.shape[3] <= 16 * self.stride[0] * self.stride[1]):
-            return _Fp32WeightGrad.apply(x.to(torch.bfloat16), self.weight, self.stride[0], self.padding[0],
-                                         self.groups)
+        if self.bias is None and _on_cpu_channels_last(x) and self.stride[0] == self.stride[1] \
+                and self.padding[0] == self.padding[1]:
+            choice = self._choice(x)
+            if choice == "fp32_wgrad":
+                return _Fp32WeightGrad.apply(x.to(torch.bfloat16), self.weight, self.stride[0], self.padding[0],
+                                             self.groups)
+            if choice == "kernel":
+                return self._kernel(x, self.weight)
         return super().forward(x)
+
+    def _kernel(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if _cpu_bf16_autocast():
+            x = x.to(torch.bfloat16)
+        elif torch.is_autocast_enabled("cpu"):
+            x = x.to(torch.get_autocast_dtype("cpu"))
+        return fused.grouped_conv(x, weight, self.stride[0], self.padding[0], self.groups)
+
+    def _fixed_rule(self, x: torch.Tensor, train: bool) -> str:
+        small = x.shape[2] * x.shape[3] <= 16 * self.stride[0] * self.stride[1]
+        return "fp32_wgrad" if train and small and _cpu_bf16_autocast() else "conv"
+
+    def _choice(self, x: torch.Tensor) -> str:
+        train = _training(self)
+        dtype = _compute_dtype(x)
+        kernel_ok = hasattr(fused, "grouped_usable") and fused.grouped_usable(x, self)
+        shape_class = (x.shape[0], tune.channels_class(self.in_channels), self.in_channels // self.groups,
+                       x.shape[2], x.shape[3], self.kernel_size[0], self.stride[0], _dtype_name(dtype), train)
+
+        def candidates():
+            xi, w, _, g = _timing_inputs(x, self, train)
+            conv = lambda xi, w: F.conv2d(xi, w, None, self.stride, self.padding, 1, self.groups)  # noqa: E731
+            out = {"conv": _timed_pass(conv, [xi, w], g)}
+            if train and dtype == torch.bfloat16:
+                out["fp32_wgrad"] = _timed_pass(
+                    lambda xi, w: _Fp32WeightGrad.apply(xi.to(torch.bfloat16), w, self.stride[0], self.padding[0],
+                                                        self.groups), [xi, w], g)
+            if kernel_ok:
+                out["kernel"] = _timed_pass(self._kernel, [xi, w], g)
+            return out
+
+        default = self._fixed_rule(x, train)
+        if not kernel_ok and not (train and dtype == torch.bfloat16):
+            return default  # one candidate: nothing to measure
+        choice = tune.choose("grouped", shape_class, candidates, default)
+        if (choice == "kernel" and not kernel_ok) or (choice == "fp32_wgrad" and not (train and dtype == torch.bfloat16)):
+            return "conv"  # forced where it does not apply
+        return choice
 
 
 def bn(w: int, final: bool = False, act: str | None = None) -> BatchNormAct2d:
@@ -138,11 +271,13 @@ class BatchNormAct2d(nn.BatchNorm2d):
     ``forward(x, residual)`` adds a block's shortcut before the activation.
 
     In training on channels_last CPU tensors, BN (and the shortcut, and ReLU)
-    run as one fused kernel (:mod:`netspace.models.fused`): two passes over the
-    tensor forward and two backward, where PyTorch's BN plus a separate add
-    and ReLU make several more (1.1-3.3x faster, ``benchmarks/cpu_layers.py``);
-    elsewhere (eval, contiguous, CUDA, or no compiler) it is PyTorch's BN then
-    the activation. Parameters, buffers and state dict are BatchNorm2d's.
+    can run as one fused kernel (:mod:`netspace.models.fused`): two passes over
+    the tensor forward and two backward, where PyTorch's BN plus a separate add
+    and ReLU make several more (1.1-3.3x faster on an AMX Xeon,
+    ``benchmarks/cpu_layers.py``). The autotuner checks that per shape class
+    against PyTorch's ops (the fused kernel is the default); elsewhere (eval,
+    contiguous, CUDA, or no compiler) it is PyTorch's BN then the activation.
+    Parameters, buffers and state dict are BatchNorm2d's.
     """
 
     def __init__(self, w: int, act: str | None = None) -> None:
@@ -153,7 +288,8 @@ class BatchNormAct2d(nn.BatchNorm2d):
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         """act(BN(x) + residual), the residual (a block's shortcut) being optional."""
-        if self.training and self.track_running_stats and fused.usable(x, self.weight, residual):
+        if self.training and self.track_running_stats and fused.usable(x, self.weight, residual) \
+                and self._fused_faster(x, residual):
             relu = self.act == "relu"
             y, mean, var = fused.bn_act(x, self.weight, self.bias, self.eps, "relu" if relu else None, residual)
             self._track(mean, var)
@@ -168,6 +304,33 @@ class BatchNormAct2d(nn.BatchNorm2d):
         # SiLU is PyTorch's (a fused one was tried and was no faster), out of place: in place
         # it would copy its input for the backward pass
         return F.silu(y) if self.act == "silu" else y
+
+    def _fused_faster(self, x: torch.Tensor, residual: torch.Tensor | None) -> bool:
+        if not torch.is_grad_enabled():
+            return True  # training-mode statistics without a backward: the kernel's forward is one pass less
+        shape_class = (x.shape[0], tune.channels_class(self.num_features), x.shape[2], x.shape[3],
+                       _dtype_name(x.dtype), self.act, residual is not None)
+
+        def candidates():
+            xi = tune.randn(x.shape, x.dtype, channels_last=True, requires_grad=True)
+            ri = None if residual is None else tune.randn(x.shape, x.dtype, channels_last=True, requires_grad=True)
+            w, b = self.weight.detach().clone().requires_grad_(), self.bias.detach().clone().requires_grad_()
+            g = tune.randn(x.shape, x.dtype, channels_last=True)
+            inputs = [xi, w, b] + ([ri] if ri is not None else [])
+            relu = self.act == "relu"
+
+            def fused_pass(xi, w, b, *r):
+                y = fused.bn_act(xi, w, b, self.eps, "relu" if relu else None, r[0] if r else None)[0]
+                return F.silu(y) if self.act == "silu" else y
+
+            def torch_pass(xi, w, b, *r):
+                y = F.batch_norm(xi, None, None, w, b, True, 0.0, self.eps)
+                y = y + r[0] if r else y
+                return F.relu(y) if relu else (F.silu(y) if self.act == "silu" else y)
+
+            return {"fused": _timed_pass(fused_pass, inputs, g), "torch": _timed_pass(torch_pass, inputs, g)}
+
+        return tune.choose("bn", shape_class, candidates, "fused") == "fused"
 
     @torch.no_grad()
     def _track(self, mean: torch.Tensor, var: torch.Tensor) -> None:

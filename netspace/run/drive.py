@@ -105,6 +105,17 @@ def interleave(lists: list[list[Any]]) -> list[Any]:
     return out
 
 
+def _precision_here(schedule: dict[str, Any]) -> str:
+    """What the schedule's precision resolves to on this machine's CPU, and why (workers resolve the same)."""
+    import torch
+
+    from netspace.train.precision import resolve_precision
+
+    cuda = schedule.get("device", "auto") in ("auto", "cuda") and torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    return resolve_precision(schedule.get("precision", "auto"), device, schedule.get("channels_last")).reason
+
+
 def drive(entries: list[Entry], executor, log: Callable[[str], None], *, tty: bool | None = None) -> None:
     """Train every pending or running trial of the entries' stores and record the results."""
     total = sum(len(e.store.trials()) for e in entries)
@@ -119,6 +130,7 @@ def drive(entries: list[Entry], executor, log: Callable[[str], None], *, tty: bo
         return
     by_name = {e.name: e for e in entries}
     log(f"{len(jobs)} of {total} trials to train ({executor.workers or 'auto'} workers)")
+    log(f"precision: {_precision_here(entries[0].schedule)}")
     best = min((t.error for e in entries for t in e.store.trials("done") if t.error is not None), default=None)
     progress = SweepProgress(total, total - len(jobs), best, log, tty=tty)
     progress.draw()

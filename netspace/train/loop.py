@@ -25,6 +25,7 @@ from netspace.train.distributed import DistContext
 from netspace.train.ema import WeightEma
 from netspace.train.evaluate import error_rate
 from netspace.train.optim import make_optimizer, set_lr
+from netspace.models.cpu import cpu_info
 from netspace.train.precision import Precision, resolve_precision
 from netspace.train.progress import Progress
 from netspace.train.result import DIVERGED_ERROR, TrainResult
@@ -252,6 +253,7 @@ class _Run:
             f"{self.data.info.name}: {len(self.data.train)} train / {len(self.eval_split)} {self.s.eval_split}, "
             f"{self.s.epochs} epochs x {self.steps} steps of {self.s.batch_size}, {p.name} {layout} on "
             f"{self.device.type}" + (f" x{self.ctx.world_size}" if self.ctx.active else ""))
+        self.progress.log(f"precision: {p.reason}")
         if self.epoch or self.step_in_epoch:
             self.progress.log(f"resuming after epoch {self.epoch}"
                               + (f", step {self.step_in_epoch}" if self.step_in_epoch else ""))
@@ -405,6 +407,11 @@ class _Run:
     def wall_seconds(self) -> float:
         return self.wall_before + time.monotonic() - self.session_start
 
+    def _device_name(self) -> str:
+        if self.device.type == "cuda":
+            return torch.cuda.get_device_name(self.device)
+        return cpu_info().describe() if self.device.type == "cpu" else self.device.type
+
     # -- the end --------------------------------------------------------------
     def _finish(self, status: str, signum: int | None) -> TrainResult:
         s = self.s
@@ -420,6 +427,7 @@ class _Run:
             wall_seconds=self.wall_seconds(), metrics=list(self.metrics), complexity=self.complexity,
             spec=self.spec, schedule=s, data=self.settings["data"], out_dir=self.out,
             world_size=self.ctx.world_size, precision=self.precision.name, signal=signum,
+            layout=self.precision.layout, precision_reason=self.precision.reason, device=self._device_name(),
             model=self.ema.module if self.ema is not None else self.model)
         if status == "interrupted":
             where = f"epoch {self.epoch}" + (f" + {self.step_in_epoch} steps" if self.step_in_epoch else "")

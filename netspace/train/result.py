@@ -35,6 +35,9 @@ class TrainResult:
     out_dir: Path | None = None
     world_size: int = 1
     precision: str = ""
+    layout: str = ""             # "channels_last" or "contiguous"
+    precision_reason: str = ""   # why this precision and layout (e.g. bf16 emulated on this CPU)
+    device: str = ""             # the CPU model (with ISA) or the GPU's name
     signal: int | None = None
     model: nn.Module | None = field(default=None, repr=False, compare=False)
 
@@ -60,6 +63,9 @@ class TrainResult:
             "wall_seconds": self.wall_seconds,
             "world_size": self.world_size,
             "precision": self.precision,
+            "layout": self.layout,
+            "precision_reason": self.precision_reason,
+            "device": self.device,
             "complexity": self.complexity,
             "spec": self.spec.to_dict(),
             "schedule": self.schedule.to_dict(),
@@ -72,4 +78,6 @@ class TrainResult:
                    eval_split=d["eval_split"], wall_seconds=d["wall_seconds"], metrics=metrics,
                    complexity=d["complexity"], spec=spec_from_dict(d["spec"]),
                    schedule=Schedule.from_dict(d["schedule"]), data=d.get("data", {}), out_dir=out_dir,
-                   world_size=d.get("world_size", 1), precision=d.get("precision", ""))
+                   world_size=d.get("world_size", 1), precision=d.get("precision", ""),
+                   layout=d.get("layout", ""), precision_reason=d.get("precision_reason", ""),
+                   device=d.get("device", ""))
