@@ -1,5 +1,5 @@
 """A design-space study: the RegNet paper's progression AnyNetX_A -> B -> C -> D -> E
--> RegNetX -> RegNetY, at a scale chosen by a preset, on the user's data.
+-> RegNet -> RegNetX -> RegNetY, at a scale chosen by a preset, on the user's data.
 
 Every space is swept with the same complexity window, the same number of
 samples and the same short schedule, each in its own sweep directory
@@ -31,7 +31,9 @@ from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
 from netspace.run.sweep import SweepConfig, open_sweep
 
-STUDY_SPACES = ("AnyNetX_A", "AnyNetX_B", "AnyNetX_C", "AnyNetX_D", "AnyNetX_E", "RegNetX", "RegNetY")
+# The paper's progression (Sections 3.2-4): AnyNetX_A..E, the unconstrained RegNet space of Section 3.3
+# (Figure 9 compares it with AnyNetX_E), its restriction RegNetX, and RegNetY.
+STUDY_SPACES = ("AnyNetX_A", "AnyNetX_B", "AnyNetX_C", "AnyNetX_D", "AnyNetX_E", "RegNet", "RegNetX", "RegNetY")
 STUDY_FILE = "study.json"
 
 
