@@ -9,7 +9,8 @@ interleaved, so the workers never idle at a space boundary and a study that
 is stopped early still holds about as many results per space. Rerunning the
 same command resumes it; when every trial has finished, the report
 (``OUT/report.html``, written by :mod:`netspace.report.study`, with the full
-per-space analysis in ``OUT/analysis.html``) is rewritten.
+per-space analysis in ``OUT/analysis.html`` and the claims as numbers in
+``OUT/summary.json``) is rewritten.
 
 This module sits above ``run`` and ``report``: it drives sweeps and then
 writes the reports, so that the whole study is one call in the Python API.
@@ -107,7 +108,8 @@ def space_dir(out: Path, space: str) -> Path:
 def _set_aside(out: Path, spaces: list[str]) -> Path:
     old = out / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
     old.mkdir()
-    for name in [STUDY_FILE, "report.html", "report_plots", "analysis.html", "analysis_plots", *spaces]:
+    for name in [STUDY_FILE, "report.html", "report_plots", "summary.json", "analysis.html", "analysis_plots",
+                 *spaces]:
         if (out / name).exists():
             (out / name).rename(old / name)
     return old
@@ -186,5 +188,8 @@ def write_study_reports(out_dir: str | Path, config: StudyConfig) -> str:
     settings = {"data": config.data, "preset": config.preset, "flops window": p.flops,
                 "models per space": p.samples, "epochs": p.epochs,
                 "training images": p.limit_train or "all", "test images": p.limit_test or "all", "seed": config.seed}
+    sc = config.sweep_config(config.spaces[0])
+    recipe = {"schedule": sc.schedule_dict(), "data": config.data, "flops": p.flops, "models_per_space": p.samples,
+              "limit_train": p.limit_train, "limit_test": p.limit_test, "seed": config.seed}
     return write_study_report(df, out / "report.html", spaces=config.spaces, settings=settings,
-                              analysis_page=analysis)
+                              analysis_page=analysis, preset=config.preset, recipe=recipe)
