@@ -326,3 +326,11 @@ def test_holm_thresholds():
     assert holm_thresholds([0.04, 0.01, None, 0.02]) == pytest.approx([0.05, 0.05 / 3, 0.05, 0.025])
     # Once one fails, every larger p is held to 0 (not significant).
     assert holm_thresholds([0.03, 0.03, 0.001]) == pytest.approx([0.025, 0.0, 0.05 / 3])
+
+
+def test_summary_json_is_strict_json(tmp_path):
+    from netspace.report.study import write_summary
+
+    path = write_summary({"a": np.float64("nan"), "b": [np.int64(3), np.bool_(True), float("inf")], "c": None},
+                         tmp_path / "summary.json")
+    assert json.loads(Path(path).read_text()) == {"a": None, "b": [3, True, None], "c": None}

@@ -15,6 +15,7 @@ import json
 import os
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from netspace.analysis import best_ranges, comparison_table, finished_by_sweep
@@ -59,12 +60,27 @@ def headline(observations: pd.DataFrame) -> str:
             f"{rest} point the same way without significance or are inconclusive at this sample size.")
 
 
+def _plain_json(value: Any) -> Any:
+    """Plain JSON data: numpy numbers as Python ones, NaN and infinities as null (strict JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
 def write_summary(summary: dict[str, Any], path: str | os.PathLike) -> str:
     """``summary.json``, written atomically (temp file, rename)."""
     path = os.fspath(path)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=1, allow_nan=False, default=float)
+        json.dump(_plain_json(summary), f, indent=1, allow_nan=False)
         f.write("\n")
     os.replace(tmp, path)
     return path
