@@ -87,7 +87,7 @@ def _print_cell_info(name: str, spec, cx: dict, as_json: bool) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from netspace import zoo
     from netspace.complexity import complexity
-    from netspace.spec import for_input
+    from netspace.spec import for_input, stage_summary
 
     if (args.model is None) == (args.regnet is None):
         raise NetspaceError("info: give exactly one of MODEL or --regnet PARAMS")
@@ -104,13 +104,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     name = spec.name or (args.model or f"regnet({args.regnet})")
     if not hasattr(spec, "stages"):  # a cell network (CellNetSpec)
         return _print_cell_info(name, spec, cx, args.json)
-    stages = [
-        {"block": s.block, "depth": s.depth, "width": s.width, "stride": s.stride,
-         "group_width": s.group_width, "bottleneck_ratio": s.bottleneck_ratio, "se_ratio": s.se_ratio,
-         **({"kernel": s.kernel, "expansion": s.expansion, "skip": s.skip} if s.block in ("mbconv", "conv")
-            else {})}
-        for s in spec.stages
-    ]
+    stages = [stage_summary(s) for s in spec.stages]
     if args.json:
         out = {"name": name, "resolution": spec.resolution, "num_classes": spec.num_classes,
                "in_channels": spec.in_channels, **cx, "stem": spec.to_dict()["stem"],
@@ -130,6 +124,39 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  head: 1x1 conv to {spec.head_width}, pool, fc")
     print(f"  flops {_human(cx['flops'])} ({cx['flops']:,} multiply-adds), params {_human(cx['params'])} "
           f"({cx['params']:,}), acts {_human(cx['acts'])} ({cx['acts']:,})")
+    return 0
+
+
+# -- sample ------------------------------------------------------------------
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="draw networks from a design space without training them "
+                                      "(the sampler sweeps use)")
+    p.add_argument("space", help="a design space name (netspace sweep lists them) or a YAML space file")
+    p.add_argument("--n", type=int, required=True, help="how many distinct networks")
+    p.add_argument("--flops", metavar="MIN:MAX", help="flops window, e.g. 360M:400M (none: unconstrained)")
+    p.add_argument("--params", metavar="MIN:MAX", help="params window")
+    p.add_argument("--acts", metavar="MIN:MAX", help="activations window")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resolution", type=int, default=224, help="input resolution (default 224; <= 64 uses the "
+                                                               "small-image frame)")
+    p.add_argument("--channels", type=int, default=3, help="input channels (default 3)")
+    p.add_argument("--classes", type=int, default=1000, help="number of classes (default 1000)")
+    p.add_argument("--format", choices=["json", "csv"], default="json")
+    p.set_defaults(func=_cmd_sample)
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from netspace.spaces import flat_record, sample_population
+
+    records = sample_population(args.space, args.n, flops=args.flops, params=args.params, acts=args.acts,
+                                seed=args.seed, resolution=args.resolution, in_channels=args.channels,
+                                num_classes=args.classes)
+    if args.format == "json":
+        print(json.dumps(records, indent=1))
+        return 0
+    import pandas as pd
+
+    pd.DataFrame([flat_record(r) for r in records]).to_csv(sys.stdout, index=False)
     return 0
 
 
@@ -662,7 +689,7 @@ def _cmd_scale(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_zoo, _add_info, _add_train, _add_sweep, _add_study, _add_search, _add_analyze,
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_zoo, _add_info, _add_sample, _add_train, _add_sweep, _add_study, _add_search, _add_analyze,
                                                                   _add_export, _add_latency, _add_runtime_fit, _add_scale]
 
 

@@ -90,6 +90,16 @@ class Stage:
         return self.bottleneck_width // self.group_width
 
 
+def stage_summary(stage: Stage) -> dict[str, Any]:
+    """A stage as ``netspace info --json`` and ``netspace sample`` print it."""
+    out: dict[str, Any] = {"block": stage.block, "depth": stage.depth, "width": stage.width, "stride": stage.stride,
+                           "group_width": stage.group_width, "bottleneck_ratio": stage.bottleneck_ratio,
+                           "se_ratio": stage.se_ratio}
+    if stage.block in ("mbconv", "conv"):
+        out.update(kernel=stage.kernel, expansion=stage.expansion, skip=stage.skip)
+    return out
+
+
 @dataclass(frozen=True)
 class NetSpec:
     """A whole network: stem, stages, head, and the input it expects."""

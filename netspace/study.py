@@ -1,5 +1,5 @@
 """A design-space study: the RegNet paper's progression AnyNetX_A -> B -> C -> D -> E
--> RegNetX -> RegNetY, at a scale chosen by a preset, on the user's data.
+-> RegNet -> RegNetX -> RegNetY, at a scale chosen by a preset, on the user's data.
 
 Every space is swept with the same complexity window, the same number of
 samples and the same short schedule, each in its own sweep directory
@@ -9,7 +9,8 @@ interleaved, so the workers never idle at a space boundary and a study that
 is stopped early still holds about as many results per space. Rerunning the
 same command resumes it; when every trial has finished, the report
 (``OUT/report.html``, written by :mod:`netspace.report.study`, with the full
-per-space analysis in ``OUT/analysis.html``) is rewritten.
+per-space analysis in ``OUT/analysis.html`` and the claims as numbers in
+``OUT/summary.json``) is rewritten.
 
 This module sits above ``run`` and ``report``: it drives sweeps and then
 writes the reports, so that the whole study is one call in the Python API.
@@ -31,7 +32,9 @@ from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
 from netspace.run.sweep import SweepConfig, open_sweep
 
-STUDY_SPACES = ("AnyNetX_A", "AnyNetX_B", "AnyNetX_C", "AnyNetX_D", "AnyNetX_E", "RegNetX", "RegNetY")
+# The paper's progression (Sections 3.2-4): AnyNetX_A..E, the unconstrained RegNet space of Section 3.3
+# (Figure 9 compares it with AnyNetX_E), its restriction RegNetX, and RegNetY.
+STUDY_SPACES = ("AnyNetX_A", "AnyNetX_B", "AnyNetX_C", "AnyNetX_D", "AnyNetX_E", "RegNet", "RegNetX", "RegNetY")
 STUDY_FILE = "study.json"
 
 
@@ -105,7 +108,8 @@ def space_dir(out: Path, space: str) -> Path:
 def _set_aside(out: Path, spaces: list[str]) -> Path:
     old = out / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
     old.mkdir()
-    for name in [STUDY_FILE, "report.html", "report_plots", "analysis.html", "analysis_plots", *spaces]:
+    for name in [STUDY_FILE, "report.html", "report_plots", "summary.json", "analysis.html", "analysis_plots",
+                 *spaces]:
         if (out / name).exists():
             (out / name).rename(old / name)
     return old
@@ -184,5 +188,8 @@ def write_study_reports(out_dir: str | Path, config: StudyConfig) -> str:
     settings = {"data": config.data, "preset": config.preset, "flops window": p.flops,
                 "models per space": p.samples, "epochs": p.epochs,
                 "training images": p.limit_train or "all", "test images": p.limit_test or "all", "seed": config.seed}
+    sc = config.sweep_config(config.spaces[0])
+    recipe = {"schedule": sc.schedule_dict(), "data": config.data, "flops": p.flops, "models_per_space": p.samples,
+              "limit_train": p.limit_train, "limit_test": p.limit_test, "seed": config.seed}
     return write_study_report(df, out / "report.html", spaces=config.spaces, settings=settings,
-                              analysis_page=analysis)
+                              analysis_page=analysis, preset=config.preset, recipe=recipe)

@@ -400,8 +400,10 @@ def test_paper_space_token_grids():
     assert d.params_from_tokens(idx)["widths"] == [48, 88, 168, 248]
     with pytest.raises(SpecError, match="RegNetX: depth=12, w0=8, wa=8.0, wm=2.0 give .* the space needs 4 stages"):
         get_space("RegNetX").params_from_tokens([0, 0, 0, 0, 0])
-    with pytest.raises(SpecError, match="stage 1: bottleneck width round\\(8/4.0\\) = 2 is not a multiple of group"):
-        get_space("AnyNetX_A").params_from_tokens([0, 0, 2, 2] + [0] * 12)
+    # AnyNetX adjusts an incompatible group width (Appendix D): g = 4 on a bottleneck width of 2 becomes 2.
+    a_space = get_space("AnyNetX_A")
+    params = a_space.params_from_tokens([0, 0, 2, 2] + [0] * 12)
+    assert params["group_widths"][0] == 4 and a_space.to_spec(params).stages[0].group_width == 2
     with pytest.raises(SpecError, match="expected 5 token indices"):
         get_space("RegNetX").params_from_tokens([0])
     with pytest.raises(SpecError, match="params need 'wa'"):

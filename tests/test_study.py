@@ -79,6 +79,12 @@ def test_tiny_study_end_to_end_writes_the_report(tmp_path):
     assert (out / "report_plots" / "edf_progression.png").stat().st_size > 1000
     assert (out / "analysis.html").exists()
     assert json.loads((out / "study.json").read_text())["preset"] == "tiny"
+    # 3 models per space carry no claim: nothing may be reported as agreement, and the numbers say why.
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["preset"] == "tiny" and summary["recipe"]["schedule"]["epochs"] == PRESETS["tiny"].epochs
+    assert [s["space"] for s in summary["spaces"]] == list(STUDY_SPACES)
+    assert summary["claims"] and all(c["verdict"] != AGREES for c in summary["claims"])
+    assert "agrees</td>" not in html
     # a rerun trains nothing and rewrites the report
     stamps = {s: [t.wall_seconds for t in Store(out / s).trials()] for s in STUDY_SPACES}
     before = (out / "report.html").stat().st_mtime_ns
@@ -174,15 +180,20 @@ def test_refinement_verdicts():
     assert obs.verdict == AGREES and r.better == "B" and r.significant
     obs, _ = refinement(df, "B", "A", "A is better", "better")
     assert obs.verdict == DISAGREES
-    same = _frame({"A": rng.normal(20, 1, 40), "B": rng.normal(20, 1, 40)})
-    obs, r = refinement(same, "A", "B", "sharing costs nothing", "free")
-    assert obs.verdict == AGREES and not r.significant
     obs, _ = refinement(df, "B", "A", "sharing costs nothing", "free")
     assert obs.verdict == DISAGREES  # the restricted space is significantly worse
-    few = _frame({"A": base[:5], "B": base[5:10]})
-    obs, _ = refinement(few, "A", "B", "sharing costs nothing", "free")
-    assert obs.verdict == INCONCLUSIVE and "too few" in obs.evidence
-    slight = _frame({"A": base[:6], "B": base[:6] - 0.3})
+    # Equal populations: a non-significant KS test at n = 40 is no evidence of no loss...
+    same = _frame({"A": rng.normal(20, 1, 40), "B": rng.normal(20, 1, 40)})
+    obs, r = refinement(same, "A", "B", "sharing costs nothing", "free")
+    assert obs.verdict == INCONCLUSIVE and not r.significant and "a loss is not ruled out" in obs.evidence
+    # ...while at n = 600 the equivalence test passes.
+    big = _frame({"A": rng.normal(20, 1, 600), "B": rng.normal(20, 1, 600)})
+    obs, _ = refinement(big, "A", "B", "sharing costs nothing", "free")
+    assert obs.verdict == AGREES and "equivalent" in obs.evidence
+    few = _frame({"A": base[:3], "B": base[3:6] - 5})
+    obs, _ = refinement(few, "A", "B", "B is better", "better")
+    assert obs.verdict == INCONCLUSIVE and "too few" in obs.evidence  # exact KS p >= 0.1 at 3 vs 3
+    slight = _frame({"A": base[:12], "B": base[:12] - 0.3})
     obs, r = refinement(slight, "A", "B", "B is better", "better")
     assert not r.significant and obs.verdict == SAME_DIRECTION
     obs, r = refinement(_frame({"A": base[:2], "B": base[:2]}), "A", "B", "x", "free")
@@ -193,13 +204,16 @@ def test_bottleneck_and_efit_observations():
     rng = np.random.default_rng(1)
     b = np.array([1.0, 2.0, 4.0] * 20)
     err = 20 + 2 * np.log2(b) + rng.normal(0, 0.3, b.size)
+    df = _frame({"RegNet": err}, RegNet={"bottleneck_ratio": b})
+    assert bottleneck_observation(df).verdict == AGREES
+    df = _frame({"RegNet": 30 - err}, RegNet={"bottleneck_ratio": b})
+    assert bottleneck_observation(df).verdict == DISAGREES
+    df = _frame({"RegNet": err[b > 1]}, RegNet={"bottleneck_ratio": b[b > 1]})
+    obs = bottleneck_observation(df)
+    assert obs.verdict == INCONCLUSIVE and "b = 1" in obs.evidence
+    # Pooled AnyNetX spaces are not where the claim is tested.
     df = _frame({"AnyNetX_B": err}, AnyNetX_B={"bottleneck_ratios1": b})
-    assert bottleneck_observation(df, ["AnyNetX_B"]).verdict == AGREES
-    df = _frame({"AnyNetX_B": 30 - err}, AnyNetX_B={"bottleneck_ratios1": b})
-    assert bottleneck_observation(df, ["AnyNetX_B"]).verdict == DISAGREES
-    df = _frame({"AnyNetX_B": err[b > 1]}, AnyNetX_B={"bottleneck_ratios1": b[b > 1]})
-    obs = bottleneck_observation(df, ["AnyNetX_B"])
-    assert obs.verdict == INCONCLUSIVE and "no model with b = 1" in obs.evidence
+    assert bottleneck_observation(df).verdict == INCONCLUSIVE
     # the better a model, the closer its widths to a quantized linear rule
     linear, _ = quantized_widths(10, 16, 12.0, 2.0)  # an exact RegNet: e_fit 0
     widths = []
@@ -210,6 +224,10 @@ def test_bottleneck_and_efit_observations():
     obs, fits = efit_observation(df)
     assert obs.verdict == AGREES and len(fits) == 10
     assert fits["e_fit"].iloc[0] < 0.01  # the best model is exactly quantized linear
+    # A perfect ranking of 3 models is not significant (exact one-sided p = 1/6).
+    df = _frame({"AnyNetX_E": np.arange(3.0) + 10}, AnyNetX_E={"block_widths": widths[:3]})
+    obs, _ = efit_observation(df)
+    assert obs.verdict == INCONCLUSIVE and obs.stats.p == pytest.approx(1 / 6)
 
 
 def test_study_observations_cover_every_claim():
@@ -217,10 +235,16 @@ def test_study_observations_cover_every_claim():
     errors = {s: rng.normal(20 - i * 0.5, 1, 12) for i, s in enumerate(STUDY_SPACES)}
     cols = {s: {"bottleneck_ratios1": [1.0, 2.0, 4.0] * 4} for s in STUDY_SPACES[1:5]}
     cols["AnyNetX_E"]["block_widths"] = [[16, 24, 40, 64, 104]] * 12
+    cols["RegNet"] = {"bottleneck_ratio": [1.0, 2.0, 4.0] * 4, "wm": rng.uniform(1.5, 3, 12),
+                      "depth": rng.integers(1, 64, 12)}
     cols["RegNetX"] = {"wm": rng.uniform(2, 3, 12), "depth": rng.integers(12, 29, 12)}
     observations, steps, fits = study_observations(_frame(errors, **cols), samples=200)
-    assert len(steps) == 6 and len(observations) == 10
+    assert len(steps) == 8 and len(observations) == 12
     assert {o.verdict for o in observations} <= {AGREES, SAME_DIRECTION, INCONCLUSIVE, DISAGREES}
+    for o in observations:
+        d = o.summary()
+        assert set(d) >= {"claim", "verdict", "n", "effect", "ci", "p", "detectable_effect"}
+        json.dumps(d)
 
 
 # -- progress and the driver's interleaving -----------------------------------
@@ -245,3 +269,68 @@ def test_sweep_progress_line_and_terminal_bar():
     p.close()
     text = tty.getvalue()
     assert "\r[" in text and "1/2 trials done | best 30.00%" in text and text.endswith("\r\x1b[K")
+
+
+def _study_frame(n: int, seed: int, gap: float) -> pd.DataFrame:
+    """A study's trials with a known answer: every space ``gap`` points better than the one before it."""
+    rng = np.random.default_rng(seed)
+    errors = {s: rng.normal(30 - gap * i, 1, n) for i, s in enumerate(STUDY_SPACES)}
+    linear, _ = quantized_widths(10, 16, 12.0, 2.0)
+    cols = {s: {"flops": [3e6] * n, "params": [1e5] * n, "acts": [1e5] * n, "spec": [{"stages": []}] * n}
+            for s in STUDY_SPACES}
+    cols["AnyNetX_E"]["block_widths"] = [linear] * n
+    cols["RegNet"].update(bottleneck_ratio=[1.0, 2.0, 4.0] * (n // 3) + [1.0] * (n % 3),
+                          wm=rng.uniform(1.5, 3, n), depth=rng.integers(1, 64, n))
+    cols["RegNetX"].update(wm=rng.uniform(2, 3, n), depth=rng.integers(12, 29, n))
+    return _frame(errors, **cols)
+
+
+@pytest.mark.parametrize("n, gap", [(3, 10.0), (16, 0.0)])
+def test_small_n_report_never_agrees_and_writes_summary(tmp_path, n, gap):
+    from netspace.report.study import write_study_report
+
+    # 3 models per space with huge gaps: exact tests cannot reach p < 0.05; 16 with no difference: no
+    # equivalence test can pass. Either way nothing may be called agreement.
+    df = _study_frame(n, seed=n, gap=gap)
+    page = write_study_report(df, tmp_path / "report.html", spaces=STUDY_SPACES, samples=200, preset="tiny",
+                              recipe={"schedule": {"epochs": 1}})
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["preset"] == "tiny" and summary["recipe"] == {"schedule": {"epochs": 1}}
+    assert [s["space"] for s in summary["spaces"]] == list(STUDY_SPACES)
+    assert all(s["n"] == n and s["median_error"] is not None for s in summary["spaces"])
+    assert set(summary["proxy_fidelity"]) >= {"kendall_tau", "spearman_rho", "n"}
+    verdicts = [c["verdict"] for c in summary["claims"]]
+    assert AGREES not in verdicts and len(verdicts) >= 10
+    for c in summary["claims"]:
+        assert set(c) >= {"claim", "verdict", "n", "effect", "ci", "p", "detectable_effect"}
+        if c["test"] == "KS" and "b=1" not in c["n"]:
+            assert sum(c["n"].values()) == 2 * n and 0 <= c["p"] <= 1 and c["detectable_effect"] > 0
+    html = Path(page).read_text()
+    assert "agrees</td>" not in html and "detects" in html
+
+
+def test_large_n_known_answers_agree(tmp_path):
+    df = _study_frame(150, seed=1, gap=2.0)  # each space clearly better than the one before
+    observations, _, _ = study_observations(df, samples=200)
+    by_claim = {o.claim: o for o in observations}
+    better = [o for c, o in by_claim.items() if "better models" in c]
+    assert better and all(o.verdict == AGREES for o in better)
+    free = [o for c, o in by_claim.items() if "costs nothing" in c or "at least as good" in c]
+    assert free and all(o.verdict == AGREES for o in free)  # significantly better is at least as good
+
+
+def test_holm_thresholds():
+    from netspace.analysis.study import holm_thresholds
+
+    # Sorted 0.01 < 0.02 < 0.04: thresholds 0.05/3, 0.05/2, 0.05/1, each met.
+    assert holm_thresholds([0.04, 0.01, None, 0.02]) == pytest.approx([0.05, 0.05 / 3, 0.05, 0.025])
+    # Once one fails, every larger p is held to 0 (not significant).
+    assert holm_thresholds([0.03, 0.03, 0.001]) == pytest.approx([0.025, 0.0, 0.05 / 3])
+
+
+def test_summary_json_is_strict_json(tmp_path):
+    from netspace.report.study import write_summary
+
+    path = write_summary({"a": np.float64("nan"), "b": [np.int64(3), np.bool_(True), float("inf")], "c": None},
+                         tmp_path / "summary.json")
+    assert json.loads(Path(path).read_text()) == {"a": None, "b": [3, True, None], "c": None}

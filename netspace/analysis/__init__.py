@@ -1,4 +1,5 @@
-"""Analysis of sweeps: error EDFs, normalized EDFs, KS comparisons, bootstrap best ranges, RegNet fits.
+"""Analysis of sweeps: error EDFs, normalized EDFs, KS comparisons, bootstrap best ranges, RegNet fits, and
+evidence with intervals, exact p-values and detectable effects (``netspace.analysis.evidence``).
 
 Functions take plain arrays or a trials DataFrame (one row per trial; see
 :mod:`netspace.analysis.frame` for the columns) and validate at the boundary;
@@ -10,6 +11,7 @@ from netspace.analysis.bootstrap import best_range, best_ranges, bootstrap_best
 from netspace.analysis.by_sweep import compare_sweeps, complexity_weights, finished_by_sweep
 from netspace.analysis.compare import KSResult, compare_all, comparison_table, ks_test
 from netspace.analysis.edf import edf, edf_at
+from netspace.analysis.evidence import Evidence, compare_errors, detectable_ks_d, detectable_rho, rank_correlation
 from netspace.analysis.frame import finished, parameter_columns, sweeps
 from netspace.analysis.normalize import common_log_bins, normalized_weights
 from netspace.analysis.read_nds import read_nds
@@ -27,3 +29,4 @@ __all__ = [
     "read_pycls_sweep", "summarize", "sweeps", "trends",
 ]
 __all__ += ["RUNTIME_MODELS", "RuntimeModel", "fit_runtime_models"]
+__all__ += ["Evidence", "compare_errors", "detectable_ks_d", "detectable_rho", "rank_correlation"]

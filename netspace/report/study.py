@@ -1,6 +1,7 @@
 """The study page: the paper's progression AnyNetX_A -> ... -> RegNetY on the user's data.
 
-One self-contained HTML file: what the study found (each of the paper's
+One self-contained HTML file (and ``summary.json`` beside it, the same
+claims as numbers: :func:`netspace.analysis.study.study_summary`): what the study found (each of the paper's
 observations with the evidence measured here and a verdict), the EDF
 progression with a KS test per refinement step, the best-range plots of the
 RegNet parameters, the RegNet fit of the best AnyNetX_E models and the best
@@ -14,10 +15,12 @@ import json
 import os
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from netspace.analysis import best_ranges, comparison_table, finished_by_sweep
-from netspace.analysis.study import AGREES, DISAGREES, observations_table, study_observations
+from netspace.analysis.evidence import ALPHA, D_MARGIN
+from netspace.analysis.study import AGREES, DISAGREES, observations_table, study_observations, study_summary
 from netspace.report import figures
 from netspace.report.output import Plot, save_plot
 from netspace.report.page import esc, figure, page, paragraph, section, table
@@ -57,10 +60,38 @@ def headline(observations: pd.DataFrame) -> str:
             f"{rest} point the same way without significance or are inconclusive at this sample size.")
 
 
+def _plain_json(value: Any) -> Any:
+    """Plain JSON data: numpy numbers as Python ones, NaN and infinities as null (strict JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def write_summary(summary: dict[str, Any], path: str | os.PathLike) -> str:
+    """``summary.json``, written atomically (temp file, rename)."""
+    path = os.fspath(path)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(_plain_json(summary), f, indent=1, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
 def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces: Sequence[str],
                        settings: dict[str, Any] | None = None, analysis_page: str | None = None,
-                       samples: int = 2500, seed: int = 0) -> str:
-    """Write the study page (plots beside it in ``<page>_plots/``); returns its path."""
+                       samples: int = 2500, seed: int = 0, preset: str | None = None,
+                       recipe: dict[str, Any] | None = None) -> str:
+    """Write the study page (plots beside it in ``<page>_plots/``) and ``summary.json`` beside it; returns the
+    page's path."""
     out_html = os.fspath(out_html)
     page_dir = os.path.dirname(os.path.abspath(out_html))
     plot_dir = os.path.join(page_dir, os.path.splitext(os.path.basename(out_html))[0] + "_plots")
@@ -82,7 +113,14 @@ def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces:
     counts = counts.reindex([s for s in spaces if s in counts.index]).reset_index()
     body.append(paragraph("Errors are final top-1 test errors (%) of the finished models; every space is sampled "
                           "with the same complexity window, number of models and schedule.", "note"))
-    body.append(section("What this study found", paragraph(headline(obs)), _observations_html(obs)))
+    how = (f"Each claim shows n per side, the effect (KS D, or a rank correlation) with its 95% bootstrap "
+           f"interval, the p-value (exact KS and permutation tests at small n) and the smallest effect this n "
+           f"detects with 80% power at p < {ALPHA:g}. A claim that a restriction costs nothing agrees only when the "
+           f"restricted space is significantly better or an equivalence test passes (the upper 95% bound of D at "
+           f"most {D_MARGIN:g}); a non-significant difference alone is inconclusive. The numbers are also in "
+           "summary.json beside this page.")
+    body.append(section("What this study found", paragraph(headline(obs)), paragraph(how, "note"),
+                        _observations_html(obs)))
 
     parts = [keep(figures.edf_plot(groups), "edf_progression", "Error EDFs, AnyNetX_A to RegNetY")]
     if steps:
@@ -129,6 +167,8 @@ def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces:
         body.append(paragraph(f"Full per-space analysis (every parameter, complexity, trends, curves): {rel}", "note")
                     .replace(esc(rel), f'<a href="{esc(rel)}">{esc(rel)}</a>'))
 
+    write_summary(study_summary(df, observations, spaces, preset=preset, recipe=recipe),
+                  os.path.join(page_dir, "summary.json"))
     html = page("netspace design-space study", body).replace("</style>", _VERDICT_CSS + "</style>", 1)
     os.makedirs(page_dir, exist_ok=True)
     tmp = out_html + ".tmp"

@@ -109,7 +109,7 @@ def scale_family(base: NetSpec, alpha: float, beta: float, gamma: float, phis: l
 
 
 def compound_scale(base: NetSpec, data: str, *, phi: int = 3, budget: float = 2.0, step: float = 0.1,
-                   schedule=None, data_dir: str | None = None, limit_train: int | None = None,
+                   tolerance: float = 0.0, schedule=None, data_dir: str | None = None, limit_train: int | None = None,
                    limit_test: int | None = None, seed: int = 0, device: str | None = None,
                    resolution_multiple: int = 1, train_family: bool = True, regnet_trend=None,
                    out_dir: str | os.PathLike | None = None,
@@ -117,7 +117,8 @@ def compound_scale(base: NetSpec, data: str, *, phi: int = 3, budget: float = 2.
     """Grid-search (alpha, beta, gamma) at phi = 1 on ``data``, then build (and train) the family phi = 0..K.
 
     ``budget`` is the flops multiplier of one step of phi (2 as in
-    EfficientNet; must be > 1). ``schedule`` (a ``netspace.train.Schedule``,
+    EfficientNet; must be > 1); ``tolerance`` > 0 keeps every grid triple
+    whose product is within that fraction of it (see ``compound_grid``). ``schedule`` (a ``netspace.train.Schedule``,
     default 1 epoch) is used for every candidate and family member. With
     ``out_dir`` every run keeps its directory there (reruns resume), and the
     results are written as ``grid.csv``, ``family.csv`` and ``family.json``.
@@ -129,7 +130,7 @@ def compound_scale(base: NetSpec, data: str, *, phi: int = 3, budget: float = 2.
 
     if not isinstance(phi, int) or isinstance(phi, bool) or phi < 1:
         raise ScalingError(f"phi must be an integer >= 1 (the largest family member), got {phi!r}")
-    grid = compound_grid(budget, step)  # validates budget and step first: no data is loaded for a bad call
+    grid = compound_grid(budget, step, tolerance=tolerance)  # validates budget and step first: no data is loaded for a bad call
     if device is not None:
         check_device(device)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))

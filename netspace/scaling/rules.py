@@ -76,27 +76,42 @@ def compound_multipliers(alpha: float, beta: float, gamma: float, phi: float) ->
 
 
 def compound_grid(budget: float = 2.0, step: float = 0.1, max_beta: float | None = None,
-                  max_gamma: float | None = None) -> list[tuple[float, float, float]]:
-    """Every (alpha, beta, gamma) with beta, gamma on a grid of ``step`` from 1 and alpha = budget / (beta^2 gamma^2).
+                  max_gamma: float | None = None, tolerance: float = 0.0) -> list[tuple[float, float, float]]:
+    """Candidate (alpha, beta, gamma) of EfficientNet's grid search (Tan & Le 2019, Section 3.3).
 
-    alpha is rounded to 3 decimals, so alpha * beta^2 * gamma^2 equals
-    ``budget`` to within 0.1%; only triples with every factor >= 1 are kept.
-    ``budget`` is the flops multiplier of one step of phi (EfficientNet: 2).
+    With ``tolerance`` 0 (the default): beta, gamma on a grid of ``step``
+    from 1 and alpha = budget / (beta^2 gamma^2), rounded to 3 decimals, so
+    alpha * beta^2 * gamma^2 equals ``budget`` to within 0.1%. With
+    ``tolerance`` > 0, alpha is on the same grid as beta and gamma and every
+    triple with |alpha beta^2 gamma^2 - budget| <= tolerance * budget is kept:
+    EfficientNet's own (1.2, 1.1, 1.15), product 1.92, is on the grid of step
+    0.05 with tolerance 0.05 and can never be found with tolerance 0. Only
+    triples with every factor >= 1 are kept. ``budget`` is the flops
+    multiplier of one step of phi (EfficientNet: 2).
     """
     if not isinstance(budget, (int, float)) or isinstance(budget, bool) or not math.isfinite(budget) or budget <= 1:
         raise ScalingError(f"budget must be a flops multiplier > 1 (EfficientNet uses 2), got {budget!r}")
     if not isinstance(step, (int, float)) or not 0 < step <= 1:
         raise ScalingError(f"step must be in (0, 1], got {step!r}")
-    top = math.sqrt(budget)  # beta^2 gamma^2 <= budget with alpha >= 1
+    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not 0 <= tolerance < 1:
+        raise ScalingError(f"tolerance must be a fraction of the budget in [0, 1), got {tolerance!r}")
+    top = math.sqrt(budget * (1 + tolerance))  # beta^2 gamma^2 <= budget (1 + tolerance) with alpha >= 1
     hi_b = min(top, max_beta) if max_beta else top
     hi_g = min(top, max_gamma) if max_gamma else top
     n_b, n_g = int(math.floor((hi_b - 1) / step + 1e-9)), int(math.floor((hi_g - 1) / step + 1e-9))
+    n_a = int(math.floor((budget * (1 + tolerance) - 1) / step + 1e-9))
     out = []
     for i in range(n_b + 1):
         beta = round(1 + i * step, 6)
         for j in range(n_g + 1):
             gamma = round(1 + j * step, 6)
-            alpha = round(budget / (beta ** 2 * gamma ** 2), 3)
-            if alpha >= 1:
-                out.append((alpha, beta, gamma))
+            if tolerance == 0:
+                alpha = round(budget / (beta ** 2 * gamma ** 2), 3)
+                if alpha >= 1:
+                    out.append((alpha, beta, gamma))
+                continue
+            for k in range(n_a + 1):
+                alpha = round(1 + k * step, 6)
+                if abs(alpha * beta ** 2 * gamma ** 2 - budget) <= tolerance * budget + 1e-12:
+                    out.append((alpha, beta, gamma))
     return out

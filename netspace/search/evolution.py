@@ -2,8 +2,10 @@
 Architecture Search", Algorithm 1.
 
 The first ``population`` candidates are random. After that each child is
-made by drawing ``sample_size`` members of the population at random (without
-replacement), taking the one with the highest reward as the parent, and
+made by drawing ``sample_size`` members of the population uniformly at random
+*with replacement* (Real et al.'s Algorithm 1 samples each of the S members
+independently, so a member can be drawn twice), taking the one with the
+highest reward as the parent, and
 changing one of its decisions to another option. Every told candidate joins
 the population and the oldest member leaves, whatever its reward: age, not
 fitness, decides who dies, which keeps lucky evaluations from staying forever.
@@ -56,7 +58,7 @@ class RegularizedEvolution(Strategy):
                 out.append(self._random())
                 continue
             members = list(self.population)
-            picked = self.rng.choice(len(members), size=min(self.sample_size, len(members)), replace=False)
+            picked = self.rng.integers(0, len(members), self.sample_size)  # with replacement (Algorithm 1)
             parent = max((members[int(j)] for j in picked), key=lambda m: m["reward"])
             out.append(self.mutate(parent["tokens"]))
         return out

@@ -1,5 +1,19 @@
 """REINFORCE with an LSTM controller (Zoph & Le 2017, "Neural Architecture Search with
-Reinforcement Learning"; the controller MnasNet trains).
+Reinforcement Learning", NAS-RL, Section 3.2).
+
+NAS-RL trained its controller with REINFORCE; NASNet (Zoph et al. 2018) and
+MnasNet (Tan et al. 2019) trained theirs with Proximal Policy Optimization
+(PPO), which this strategy is not. Two sets of defaults, by name
+(``preset=``, :data:`CONTROLLER_PRESETS`):
+
+- ``"nas-rl"``: NAS-RL's controller, a 2-layer LSTM with 35 hidden units,
+  parameters initialized uniformly in [-0.08, 0.08], Adam with lr 6e-4;
+- ``"netspace"`` (the default, for budgets of tens of trials rather than
+  NAS-RL's 12,800): a 1-layer LSTM of 32 units, init U(-0.1, 0.1), Adam with
+  lr 0.01, so that the policy moves within a small search.
+
+Any of ``hidden``, ``layers``, ``lr``, ``init_range`` given explicitly
+overrides the preset.
 
 The controller emits one token per decision: at step i an LSTM cell reads the
 embedding of the previous token (a learned start vector at step 0), and a
@@ -36,18 +50,29 @@ from netspace.search.strategy import SearchError, Strategy
 class Controller(nn.Module):
     """An LSTM policy over a sequence of categorical decisions with ``sizes`` options each."""
 
-    def __init__(self, sizes: Sequence[int], hidden: int = 64, *, init_range: float = 0.1,
+    def __init__(self, sizes: Sequence[int], hidden: int = 64, *, layers: int = 1, init_range: float = 0.1,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.sizes = list(sizes)
         self.hidden = hidden
+        self.layers = layers
         self.start = nn.Parameter(torch.zeros(hidden))
         self.embed = nn.ModuleList(nn.Embedding(s, hidden) for s in self.sizes)
-        self.cell = nn.LSTMCell(hidden, hidden)
+        self.cells = nn.ModuleList(nn.LSTMCell(hidden, hidden) for _ in range(layers))
         self.heads = nn.ModuleList(nn.Linear(hidden, s) for s in self.sizes)
-        with torch.no_grad():  # NAS-RL: uniform(-0.1, 0.1) init; the policy starts near uniform
+        with torch.no_grad():  # uniform(-init_range, init_range) init (NAS-RL: 0.08): the policy starts near uniform
             for p in self.parameters():
                 p.uniform_(-init_range, init_range, generator=generator)
+
+    def _step(self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """One time step through the stacked cells; updates ``state`` in place, returns the top output."""
+        for k, cell in enumerate(self.cells):
+            state[k] = cell(x, state[k])
+            x = state[k][0]
+        return x
+
+    def _zero_state(self, batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.zeros(batch, self.hidden), torch.zeros(batch, self.hidden)) for _ in range(self.layers)]
 
     def forward(self, tokens: torch.Tensor | None = None, *, batch: int = 1,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -58,10 +83,10 @@ class Controller(nn.Module):
         if tokens is not None:
             batch = tokens.shape[0]
         x = self.start.expand(batch, self.hidden)
-        h = c = torch.zeros(batch, self.hidden)
+        state = self._zero_state(batch)
         out, logp, entropy = [], torch.zeros(batch), torch.zeros(batch)
         for i, head in enumerate(self.heads):
-            h, c = self.cell(x, (h, c))
+            h = self._step(x, state)
             log_probs = torch.log_softmax(head(h), dim=-1)
             if tokens is None:
                 tok = torch.multinomial(log_probs.detach().exp(), 1, generator=generator).squeeze(1)
@@ -76,9 +101,9 @@ class Controller(nn.Module):
     def probabilities(self, prefix: Sequence[int], decision: int) -> torch.Tensor:
         """p(decision's options | the tokens before it are ``prefix[:decision]``), for inspection."""
         with torch.no_grad():
-            x, h, c = self.start[None], torch.zeros(1, self.hidden), torch.zeros(1, self.hidden)
+            x, state = self.start[None], self._zero_state(1)
             for i in range(decision + 1):
-                h, c = self.cell(x, (h, c))
+                h = self._step(x, state)
                 if i == decision:
                     return torch.softmax(self.heads[i](h), -1)[0]
                 x = self.embed[i](torch.tensor([prefix[i]]))
@@ -95,12 +120,33 @@ def _from_b64(text: str) -> Any:
     return torch.load(io.BytesIO(base64.b64decode(text)), map_location="cpu", weights_only=True)
 
 
+# Controller defaults by name; see the module docstring.
+CONTROLLER_PRESETS: dict[str, dict[str, Any]] = {
+    "netspace": {"hidden": 32, "layers": 1, "lr": 0.01, "init_range": 0.1},
+    "nas-rl": {"hidden": 35, "layers": 2, "lr": 6e-4, "init_range": 0.08},
+}
+
+
 class Reinforce(Strategy):
+    """REINFORCE over an LSTM controller (NAS-RL); ``preset="nas-rl"`` gives NAS-RL's controller defaults."""
+
     kind = "reinforce"
 
-    def __init__(self, decisions: Any, *, seed: int = 0, batch_size: int = 4, lr: float = 0.01,
-                 entropy_weight: float = 1e-3, baseline_decay: float = 0.8, hidden: int = 32) -> None:
+    def __init__(self, decisions: Any, *, seed: int = 0, batch_size: int = 4, lr: float | None = None,
+                 entropy_weight: float = 1e-3, baseline_decay: float = 0.8, hidden: int | None = None,
+                 layers: int | None = None, init_range: float | None = None, preset: str = "netspace") -> None:
         super().__init__(decisions, seed=seed)
+        if preset not in CONTROLLER_PRESETS:
+            raise SearchError(f"reinforce: unknown controller preset {preset!r}; choose {', '.join(CONTROLLER_PRESETS)}")
+        defaults = CONTROLLER_PRESETS[preset]
+        lr = defaults["lr"] if lr is None else lr
+        hidden = defaults["hidden"] if hidden is None else hidden
+        layers = defaults["layers"] if layers is None else layers
+        init_range = defaults["init_range"] if init_range is None else init_range
+        if not isinstance(layers, int) or layers < 1:
+            raise SearchError(f"reinforce: LSTM layers must be an integer >= 1, got {layers!r}")
+        if not (isinstance(init_range, (int, float)) and init_range > 0):
+            raise SearchError(f"reinforce: init range must be > 0, got {init_range!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise SearchError(f"reinforce: batch size must be an integer >= 1, got {batch_size!r}")
         if not (isinstance(lr, (int, float)) and lr > 0):
@@ -113,8 +159,9 @@ class Reinforce(Strategy):
             raise SearchError(f"reinforce: hidden size must be an integer >= 1, got {hidden!r}")
         self.batch_size, self.lr, self.entropy_weight = batch_size, float(lr), float(entropy_weight)
         self.baseline_decay, self.hidden = float(baseline_decay), hidden
+        self.layers, self.init_range, self.preset = layers, float(init_range), preset
         init = torch.Generator().manual_seed(self.seed * 2 + 1)
-        self.controller = Controller(self.sizes, hidden, generator=init)
+        self.controller = Controller(self.sizes, hidden, layers=layers, init_range=self.init_range, generator=init)
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.lr)
         self.generator = torch.Generator().manual_seed(self.seed * 2)
         self.baseline: float | None = None
@@ -158,13 +205,18 @@ class Reinforce(Strategy):
             "baseline": self.baseline, "buffer": [[t, r] for t, r in self.buffer], "updates": self.updates,
             "history": self.history, "batch_size": self.batch_size, "lr": self.lr,
             "entropy_weight": self.entropy_weight, "baseline_decay": self.baseline_decay, "hidden": self.hidden,
+            "layers": self.layers, "init_range": self.init_range, "preset": self.preset,
         }
 
     def _load(self, state: dict[str, Any]) -> None:
         if int(state["hidden"]) != self.hidden:
             raise SearchError(f"saved controller has hidden size {state['hidden']}, not {self.hidden}")
+        if int(state.get("layers", 1)) != self.layers:
+            raise SearchError(f"saved controller has {state.get('layers', 1)} LSTM layer(s), not {self.layers}")
         saved = _from_b64(state["weights"])
-        self.controller.load_state_dict(saved["controller"])
+        # A controller saved before stacked layers named its one cell "cell".
+        weights = {("cells.0." + k[5:] if k.startswith("cell.") else k): v for k, v in saved["controller"].items()}
+        self.controller.load_state_dict(weights)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.generator.set_state(saved["generator"])
         self.baseline = state["baseline"]

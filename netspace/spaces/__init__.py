@@ -4,7 +4,8 @@
 one of the paper's spaces (AnyNetX_A..E, RegNet, RegNetX, RegNetY), a NAS
 space (MnasNet, NASNet) or a YAML space; ``space.sample(n, seed=0, flops="360M:400M")`` draws distinct networks
 inside complexity windows; ``space.to_spec(params)`` rebuilds a stored
-sample's spec; ``space.describe()`` states the space for reports.
+sample's spec; ``space.describe()`` states the space for reports;
+``sample_population(name, n, ...)`` gives plain records (``netspace sample``).
 ``space.tokens()``, ``params_from_tokens`` and ``tokens_from_params`` give
 every space as a sequence of categorical decisions for search strategies.
 """
@@ -16,6 +17,7 @@ from netspace.spaces.regnet import RegNetParams, adjust_block_compatibility, qua
 from netspace.spaces.regnet_space import REGNET_NAMES, RegNetSpace, regnet_space
 from netspace.spaces.mnasnet import MnasNetSpace
 from netspace.spaces.nasnet import NASNetSpace
+from netspace.spaces.population import flat_record, sample_population
 from netspace.spaces.registry import NAS_SPACE_NAMES, SPACE_NAMES, UnknownSpaceError, get_space, space_names
 from netspace.spaces.samplers import SAMPLER_KINDS, Sampler, SpaceError
 from netspace.spaces.space import DesignSpace, Sample, SampleResult, SamplingError, VectorizedSpace
@@ -30,6 +32,6 @@ __all__ = [
     "Sampler", "SamplingError", "SpaceError", "StageBatch", "StageParam", "StagewiseSpace", "TokenSpace",
     "UnknownSpaceError", "VectorizedSpace", "Window",
     "adjust_block_compatibility", "anynet_space", "as_window", "batch_complexity", "get_space", "load_space",
-    "parse_window", "pick_variant", "quantized_widths", "regnet_space", "regnet_spec", "space_from_dict",
+    "flat_record", "parse_window", "pick_variant", "sample_population", "quantized_widths", "regnet_space", "regnet_spec", "space_from_dict",
     "space_from_yaml", "space_names",
 ]

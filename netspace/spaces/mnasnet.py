@@ -9,7 +9,9 @@ its own choices, and every layer inside a block is the same:
 - SE ratio: 0 or 0.25;
 - skip: ``none`` or ``identity`` (applied where shapes allow: stride 1 and
   the same width in and out, so never on a block's first layer when it
-  changes width or resolution);
+  changes width or resolution). The paper's third skip option, pooling,
+  is not offered (the model builder has no pooling shortcut), so a block
+  has 288 choices, not the paper's S = 432;
 - filters: 0.75, 1.0 or 1.25 times the skeleton width (rounded to a
   multiple of 8, or 4 in the small variant, never below 90% of the value);
 - layers: the skeleton count -1, 0 or +1 (a one-layer block at -1 is left

@@ -22,6 +22,15 @@ The network around the cells is fixed by the variant:
 
 Both use ScheduledDropPath with final probability ``drop_path`` (0 by
 default: set it on the space for training with it).
+
+Op set. The NASNet paper (Section 3) lists 13 ops: identity, 1x3 then 3x1
+conv, 1x7 then 7x1 conv, 3x3 dilated conv, 3x3 average pool, 3x3, 5x5 and
+7x7 max pool, 1x1 conv, 3x3 conv, 3x3, 5x5 and 7x7 separable conv
+(:data:`NASNET_PAPER_OPS`). This space draws from the reduced 8-op set
+:data:`NASNET_REDUCED_OPS` (``CELL_OPS``, the ops the model builder
+implements); the 5 ops missing are the 1x3/3x1 and 1x7/7x1 factorized convs,
+the 5x5 and 7x7 max pools and the 7x7 separable conv. The search space is
+therefore smaller than the paper's (8^2 instead of 13^2 op pairs per block).
 """
 
 from __future__ import annotations
@@ -32,6 +41,11 @@ from netspace.spaces.frame import Frame
 from netspace.spaces.samplers import SpaceError
 from netspace.spaces.tokens import Token, TokenSpace, option_index
 from netspace.spec_cells import CELL_OPS, CellNetSpec
+
+NASNET_PAPER_OPS = ("identity", "conv_1x3_3x1", "conv_1x7_7x1", "dil_conv_3x3", "avg_pool_3x3", "max_pool_3x3",
+                    "max_pool_5x5", "max_pool_7x7", "conv_1x1", "conv_3x3", "sep_conv_3x3", "sep_conv_5x5",
+                    "sep_conv_7x7")
+NASNET_REDUCED_OPS = CELL_OPS  # the 8 of them this space samples; see the module docstring
 
 NUM_BLOCKS = 5
 CELL_KINDS = ("normal", "reduction")
@@ -114,6 +128,8 @@ class NASNetSpace(TokenSpace):
             "kind": "nasnet",
             "blocks": self.blocks,
             "ops": list(CELL_OPS),
+            "op_set": "reduced: 8 of the paper's 13 ops",
+            "paper_ops_missing": [op for op in NASNET_PAPER_OPS if op not in CELL_OPS],
             "combiner": "add",
             "tokens": len(self._tokens),
             "size": self.space_size(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from netspace.errors import NetspaceError
-from netspace.spaces.anynet import ANYNET_NAMES, anynet_space
+from netspace.spaces.anynet import ANYNET_NAMES, ANYNET_VARIANTS, anynet_space
 from netspace.spaces.frame import Frame
 from netspace.spaces.mnasnet import MnasNetSpace
 from netspace.spaces.nasnet import NASNetSpace
@@ -21,6 +21,8 @@ from netspace.spaces.yaml_space import load_space
 SPACE_NAMES = ANYNET_NAMES + REGNET_NAMES
 # The search spaces of the NAS methods the paper compares with (token spaces, netspace.spaces.tokens).
 NAS_SPACE_NAMES = ("MnasNet", "NASNet")
+# Variants of the paper's spaces that are not among its eight (by name only, not in listings of the paper's).
+VARIANT_NAMES = ANYNET_VARIANTS
 
 
 class UnknownSpaceError(NetspaceError, KeyError):
@@ -34,12 +36,12 @@ def _key(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch not in "-_ ")
 
 
-_BY_KEY = {_key(n): n for n in SPACE_NAMES + NAS_SPACE_NAMES}
+_BY_KEY = {_key(n): n for n in SPACE_NAMES + NAS_SPACE_NAMES + VARIANT_NAMES}
 
 
 def space_names() -> list[str]:
-    """The built-in spaces: the paper's, in its order, then the NAS spaces."""
-    return list(SPACE_NAMES + NAS_SPACE_NAMES)
+    """The built-in spaces: the paper's, in its order, then the NAS spaces, then variants."""
+    return list(SPACE_NAMES + NAS_SPACE_NAMES + VARIANT_NAMES)
 
 
 def get_space(name: str, *, resolution: int = 224, in_channels: int = 3, num_classes: int = 1000,
@@ -62,6 +64,6 @@ def get_space(name: str, *, resolution: int = 224, in_channels: int = 3, num_cla
         return MnasNetSpace(frame)
     if canonical == "NASNet":
         return NASNetSpace(frame)
-    if canonical in ANYNET_NAMES:
+    if canonical in ANYNET_NAMES + ANYNET_VARIANTS:
         return anynet_space(canonical, frame)
     return regnet_space(canonical, frame)

@@ -8,7 +8,8 @@ multiples of 8, then the block-compatibility adjustment).
   {1, 2, ..., 32} (powers of two) "as before" (as in AnyNetX).
 - RegNetX: b = 1, 12 <= d <= 28, wm >= 2; with ``limit_params_acts`` (on
   by default) also the paper's params <= 3.0 + 5.5 f and acts <= 6.5 sqrt(f),
-  params and acts in millions, f the network's own flops in GF.
+  params and acts in millions, f in GF, all of the network's stages in the
+  paper's ImageNet 224px frame (``PAPER_FRAME``) whatever the space's frame.
 - RegNetY: RegNetX with squeeze-and-excitation, ratio 0.25 (Y block).
 
 Distributions follow pycls' ``regnet_sampler``: d uniform over integers;
@@ -30,7 +31,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from netspace.errors import SpecError
-from netspace.spaces.batch import StageBatch
+from netspace.spaces.batch import StageBatch, batch_complexity
 from netspace.spaces.frame import Frame
 from netspace.spaces.regnet import RegNetParams, regnet_spec
 from netspace.spaces.regnet_batch import adjust_block_compatibility_batch, regnet_stages_batch
@@ -45,8 +46,24 @@ PARAM_NAMES = ("depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio", "se
 _INTEGER = ("depth", "w0", "group_width")
 
 
+# The frame the paper's limits are stated in: ImageNet, 224px, 3 channels, 1000 classes, stride-2 stem.
+PAPER_FRAME = Frame()
+
+
+def paper_frame_complexity(spec: NetSpec) -> dict[str, int]:
+    """Complexity of the same stages in the paper's ImageNet 224px frame (where RegNetX's limits apply)."""
+    return complexity(PAPER_FRAME.spec(spec.stages))
+
+
 def params_acts_ok(flops: np.ndarray, params: np.ndarray, acts: np.ndarray) -> np.ndarray:
-    """The paper's RegNetX limits: params <= 3.0 + 5.5 f and acts <= 6.5 sqrt(f) (M; f in GF)."""
+    """The paper's RegNetX limits (Section 3.3): params <= 3.0 + 5.5 f and acts <= 6.5 sqrt(f) (M; f in GF).
+
+    The paper fits them on ImageNet networks at 224px; a space in another
+    frame applies them to its networks' stages in that frame
+    (:data:`PAPER_FRAME`), so that the filter is the paper's at any
+    resolution (at 28px, acts <= 6.5 sqrt(f) of the 28px network would never
+    bind and the params limit would reject about twice as often).
+    """
     f = flops / 1e9
     return (params / 1e6 <= 3.0 + 5.5 * f) & (acts / 1e6 <= 6.5 * np.sqrt(f))
 
@@ -98,10 +115,18 @@ class RegNetSpace(VectorizedSpace):
     def _params_at(self, cols: dict[str, np.ndarray], i: int) -> dict[str, Any]:
         return {k: int(cols[k][i]) if k in _INTEGER else float(cols[k][i]) for k in PARAM_NAMES}
 
-    def _complexity_ok(self, cx: Mapping[str, np.ndarray]) -> np.ndarray:
+    def _complexity_ok(self, batch: StageBatch, cx: Mapping[str, np.ndarray]) -> np.ndarray:
         if not self.limit_params_acts:
-            return super()._complexity_ok(cx)
+            return super()._complexity_ok(batch, cx)
+        if self.frame != PAPER_FRAME:
+            cx = batch_complexity(batch, PAPER_FRAME)
         return params_acts_ok(cx["flops"], cx["params"], cx["acts"])
+
+    def _spec_ok(self, spec: NetSpec, cx: Mapping[str, int]) -> bool:
+        if not self.limit_params_acts:
+            return True
+        paper = paper_frame_complexity(spec)
+        return bool(params_acts_ok(*(np.array([paper[k]]) for k in ("flops", "params", "acts")))[0])
 
     def to_spec(self, params: Mapping[str, Any]) -> NetSpec:
         """Build from ``{"depth", "w0", "wa", "wm", "group_width"[, "bottleneck_ratio", "se_ratio"]}``.
@@ -168,10 +193,10 @@ class RegNetSpace(VectorizedSpace):
             return (f"depth={params['depth']}, w0={params['w0']}, wa={params['wa']}, wm={params['wm']} give "
                     f"{len(spec.stages)} stages or skip a width step; the space needs {want} stages, none skipped")
         if self.limit_params_acts:
-            cx = complexity(self.to_spec(params))
+            cx = paper_frame_complexity(self.to_spec(params))
             if not params_acts_ok(*(np.array([cx[k]]) for k in ("flops", "params", "acts")))[0]:
                 return (f"params {cx['params'] / 1e6:.2f}M / acts {cx['acts'] / 1e6:.2f}M exceed the limits "
-                        f"3.0 + 5.5 f / 6.5 sqrt(f) at f = {cx['flops'] / 1e9:.3f} GF")
+                        f"3.0 + 5.5 f / 6.5 sqrt(f) at f = {cx['flops'] / 1e9:.3f} GF (the stages at 224px)")
         return ""
 
     def constraints(self) -> list[str]:
@@ -180,7 +205,8 @@ class RegNetSpace(VectorizedSpace):
         out = [f"{stages}, no skipped width step (pycls num_stages == max_stages)",
                "b and g shared by all stages; block compatibility adjusted (pycls adjust_block_compatibility)"]
         if self.limit_params_acts:
-            out.append("params <= 3.0 + 5.5 f and acts <= 6.5 sqrt(f) (params, acts in M; f = flops in GF)")
+            out.append("params <= 3.0 + 5.5 f and acts <= 6.5 sqrt(f) (params, acts in M; f = flops in GF), "
+                       "of the stages in the paper's ImageNet 224px frame")
         return out
 
     def describe(self) -> dict[str, Any]:

@@ -104,6 +104,27 @@ class Sampler:
         """True when every grid value is equally likely (all kinds but log_uniform)."""
         return self.kind != "log_uniform" and (self.kind != "choice" or len(set(self.values)) == len(self.values))
 
+    def pmf(self) -> np.ndarray:
+        """The probability of each ``grid()`` value (same order), in closed form.
+
+        For ``log_uniform`` the value k*q takes the mass of f in ((k-1)q, kq]
+        (intersected with the sampled interval), as the ceil quantization in
+        ``draw`` gives it; other kinds are uniform (``choice`` counts repeats).
+        """
+        grid = self.grid()
+        if self.kind == "log_uniform":
+            q = self.quantum
+            a = self.low - min(q, self.low / 2)
+            upper = np.minimum(grid, self.high)
+            lower = np.maximum(grid - q, a)
+            mass = np.log(upper) - np.log(lower)
+            return mass / mass.sum()
+        if self.kind == "choice":
+            values = np.asarray(self.values, dtype=np.float64)
+            counts = np.array([(values == v).sum() for v in grid], dtype=np.float64)
+            return counts / counts.sum()
+        return np.full(len(grid), 1.0 / len(grid))
+
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
         """``size`` independent draws, float64."""
         if self.kind == "log_uniform":

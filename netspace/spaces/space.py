@@ -64,8 +64,19 @@ class SampleResult:
 
     @property
     def acceptance_rate(self) -> float:
-        """Accepted distinct specs per candidate drawn."""
+        """Accepted distinct specs per candidate drawn (falls as n grows and repeats become common)."""
         return len(self.samples) / self.candidates if self.candidates else 0.0
+
+    @property
+    def hit_rate(self) -> float:
+        """Candidates inside the space and the windows per candidate drawn, repeats included.
+
+        A property of the distribution alone (the probability that one draw
+        lands in the window), so two samplers of one distribution agree on
+        it whatever their n; ``acceptance_rate`` does not.
+        """
+        hits = len(self.samples) + self.rejected.get("duplicate", 0)
+        return hits / self.candidates if self.candidates else 0.0
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -157,9 +168,14 @@ class VectorizedSpace(DesignSpace):
     def _params_at(self, cols: dict[str, np.ndarray], i: int) -> dict[str, Any]:
         """Candidate i as a plain JSON-able dict that ``to_spec`` accepts."""
 
-    def _complexity_ok(self, cx: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Constraints of the space itself on complexity (RegNetX's params/acts limits); all pass by default."""
+    def _complexity_ok(self, batch: StageBatch, cx: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Constraints of the space itself on complexity (RegNetX's params/acts limits) for the rows of
+        ``batch``, whose complexity in this space's frame is ``cx``; all pass by default."""
         return np.ones(len(cx["flops"]), dtype=bool)
+
+    def _spec_ok(self, spec: NetSpec, cx: Mapping[str, int]) -> bool:
+        """``_complexity_ok`` for one spec (the scalar reference path)."""
+        return True
 
     # -- sampling ------------------------------------------------------------
     def sample(
@@ -197,14 +213,20 @@ class VectorizedSpace(DesignSpace):
             highs = {m: w.high for m, w in windows.items() if w.high is not None}
             cx = batch_complexity(batch if idx.size == m else batch.take(idx), self.frame, upper=highs)
             # Over an upper bound counts as a window rejection whatever else holds (pruned rows carry only a
-            # partial, lower-bound complexity); then the space's own constraints; then the lower bounds.
+            # partial, lower-bound complexity); then the lower bounds; the space's own constraints are
+            # evaluated only on the rows inside every window (they may cost a second complexity pass).
             over = np.zeros(idx.size, dtype=bool)
             for metric, high in highs.items():
                 over |= cx[metric] > high
-            own = self._complexity_ok(cx) | over
-            inside = own & ~over
+            in_window = ~over
             for metric, window in windows.items():
-                inside &= window.mask(cx[metric])
+                in_window &= window.mask(cx[metric])
+            own = np.zeros(idx.size, dtype=bool)
+            rows = np.flatnonzero(in_window)
+            if rows.size:
+                sub = batch.take(idx[rows])
+                own[rows] = self._complexity_ok(sub, {k: v[rows] for k, v in cx.items()})
+            inside = in_window & own
             cut = m
             for pos in np.flatnonzero(inside):
                 i = int(idx[pos])
@@ -222,10 +244,10 @@ class VectorizedSpace(DesignSpace):
             # Count only the candidates examined (a final batch may stop part-way).
             used = idx < cut
             tally["invalid"] += cut - int(used.sum())
-            tally["constraints"] += int((~own & used).sum())
-            tally["window"] += int((own & ~inside & used).sum())
+            tally["window"] += int((~in_window & used).sum())
+            tally["constraints"] += int((in_window & ~own & used).sum())
             for metric in windows:
-                vals = cx[metric][own & used]
+                vals = cx[metric][used]
                 if vals.size:
                     spread[metric] = [min(spread[metric][0], int(vals.min())), max(spread[metric][1], int(vals.max()))]
             candidates += cut
@@ -242,7 +264,6 @@ class VectorizedSpace(DesignSpace):
             # The vectorized generator disagreed with the scalar reference (a last-bit difference in a
             # log or power): trust the spec and re-check it with the scalar complexity.
             cx = complexity(spec)
-            arrays = {k: np.array([v]) for k, v in cx.items()}
-            if not (self._complexity_ok(arrays)[0] and all(w.contains(cx[m]) for m, w in windows.items())):
+            if not (all(w.contains(cx[m]) for m, w in windows.items()) and self._spec_ok(spec, cx)):
                 return None
         return Sample(params, spec, cx)

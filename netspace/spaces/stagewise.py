@@ -10,21 +10,23 @@ AnyNetX_A..E (``netspace.spaces.anynet``) and user YAML spaces
 
 Distribution. A constrained space is the *subset* of the unconstrained one,
 and sampling it means drawing from the unconstrained distribution
-conditioned on the constraints. For samplers uniform on a grid, a
-non-decreasing k-tuple is drawn directly and exactly: k-multisets of a
-G-value grid correspond one-to-one to k-subsets of G + k - 1 slots ("stars
-and bars"), so a uniform k-subset gives a uniform non-decreasing tuple.
-Other samplers (log_uniform) are conditioned by rejection.
+conditioned on the constraints (the paper's refinements AnyNetX_B..E,
+Section 3.2, each restrict the previous space). A monotone parameter's
+ordered stages are drawn exactly from that conditional distribution by
+:func:`ordered_indices`, for any sampler (uniform, log_uniform, pow2,
+choice), so no draw is wasted on an unordered tuple.
 
 Compatibility. An X block needs its bottleneck width round(w / b) to be a
-multiple of the group width g (and g <= w / b). ``compatibility="reject"``
-(the default, and what the paper spaces use) discards other draws, so every
-emitted spec carries exactly the drawn w, b, g and shared/monotone
-constraints hold literally in the spec; the AnyNetX spaces are thus uniform
-over their valid configurations. ``"adjust"`` instead applies the RegNet
-block-compatibility adjustment (``adjust_block_compatibility``: cap g at the
-bottleneck width, round the bottleneck width to a multiple of g), which keeps
-every draw but moves widths (and can lower g) off the drawn values.
+multiple of the group width g (and g <= w / b). ``"adjust"`` (what the
+paper's AnyNetX spaces use, Appendix D: "set g = w if g > w and round w to
+be divisible by g otherwise", on the bottleneck width, as pycls'
+``adjust_block_compatibility``) keeps every draw and moves the spec's widths
+(and can lower g) off the drawn values; the params dict keeps the draw.
+With shared b and g the adjustment is monotone in w, so AnyNetX_D/E's order
+holds in the spec too. ``"reject"`` (the default for user YAML spaces)
+discards incompatible draws instead, so every emitted spec carries exactly
+the drawn w, b, g; a space of independent uniform stages then draws from
+the table of compatible triples directly.
 """
 
 from __future__ import annotations
@@ -75,23 +77,33 @@ class StageParam:
         return d
 
 
-def _ordered_indices(rng: np.random.Generator, n: int, grid_size: int, k: int) -> np.ndarray:
-    """(n, k) uniform non-decreasing indices into a grid of grid_size values (stars and bars)."""
-    slots = grid_size + k - 1
-    if slots <= 4 * k:
-        chosen = np.argsort(rng.random((n, slots)), axis=1)[:, :k]
-    else:
-        # k distinct of many slots: draw with replacement and redraw the few rows that collide.
-        chosen = rng.integers(0, slots, (n, k))
-        chosen.sort(axis=1)
-        clash = np.flatnonzero((np.diff(chosen, axis=1) == 0).any(axis=1))
-        while clash.size:
-            redo = rng.integers(0, slots, (clash.size, k))
-            redo.sort(axis=1)
-            chosen[clash] = redo
-            clash = clash[(np.diff(redo, axis=1) == 0).any(axis=1)]
-    chosen = np.sort(chosen, axis=1)
-    return chosen - np.arange(k)
+def ordered_indices(rng: np.random.Generator, n: int, pmf: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) non-decreasing indices into a grid, distributed as k i.i.d. draws from ``pmf`` conditioned on order.
+
+    Exact and without rejection: the weight of a value at stage j is its
+    probability times the total probability of the ordered continuations
+    from it (a backward recursion over the k stages), and each stage is
+    drawn by inverse CDF above the previous one. For a uniform pmf this is
+    uniform over non-decreasing tuples; for a log-uniform one it is what
+    rejecting unordered i.i.d. draws would give, ~24x (k = 4) cheaper.
+    """
+    p = np.asarray(pmf, dtype=np.float64)
+    weights = [p]
+    for _ in range(k - 1):  # weights[i]: mass of value v at stage k-1-i times that of its continuations
+        tail = np.cumsum(weights[-1][::-1])[::-1]
+        nxt = p * tail
+        weights.append(nxt / nxt.sum())
+    weights.reverse()
+    out = np.empty((n, k), dtype=np.int64)
+    low = np.zeros(n, dtype=np.int64)
+    for j in range(k):
+        cdf = np.cumsum(weights[j])
+        base = np.where(low > 0, cdf[np.maximum(low - 1, 0)], 0.0)
+        r = base + rng.random(n) * (cdf[-1] - base)
+        idx = np.searchsorted(cdf, r, side="right")
+        low = np.clip(np.maximum(idx, low), 0, len(p) - 1)
+        out[:, j] = low
+    return out
 
 
 class StagewiseSpace(VectorizedSpace):
@@ -116,6 +128,7 @@ class StagewiseSpace(VectorizedSpace):
         self.compatibility = compatibility
         self.notes = notes
         self._grids = {k: p.sampler.grid() for k, p in self.params.items()}
+        self._pmfs = {k: p.sampler.pmf() for k, p in self.params.items()}
         self._combos = self._compatible_combos()
 
     def _compatible_combos(self) -> dict[str, np.ndarray] | None:
@@ -145,7 +158,6 @@ class StagewiseSpace(VectorizedSpace):
     def _draw(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         s = self.num_stages
         cols: dict[str, np.ndarray] = {}
-        ok = np.ones(n, dtype=bool)
         if self._combos is not None:
             pick = rng.integers(0, len(self._combos["width"]), (n, s))
             cols.update({k: v[pick] for k, v in self._combos.items()})
@@ -159,18 +171,13 @@ class StagewiseSpace(VectorizedSpace):
                 cols[name] = p.sampler.draw(rng, (n, s))
                 continue
             k = s if p.monotone_stages is None else p.monotone_stages
-            if p.sampler.uniform_on_grid:
-                grid = self._grids[name]
-                head = grid[_ordered_indices(rng, n, len(grid), k)]
-                if p.monotone == "decreasing":
-                    head = head[:, ::-1]
+            grid, pmf = self._grids[name], self._pmfs[name]
+            if p.monotone == "decreasing":
+                head = grid[::-1][ordered_indices(rng, n, pmf[::-1], k)]
             else:
-                head = p.sampler.draw(rng, (n, k))
-                step = np.diff(head, axis=1)
-                ok &= np.all(step >= 0 if p.monotone == "increasing" else step <= 0, axis=1)
+                head = grid[ordered_indices(rng, n, pmf, k)]
             tail = p.sampler.draw(rng, (n, s - k))
             cols[name] = np.concatenate([head, tail], axis=1)
-        cols["_ok"] = ok
         return cols
 
     def _stage_batch(self, cols: dict[str, np.ndarray]) -> tuple[StageBatch, np.ndarray]:
@@ -186,7 +193,7 @@ class StagewiseSpace(VectorizedSpace):
             width, g = adjust_block_compatibility_batch(width, b, g)
         batch = StageBatch(col("depth", np.int64), width, b, g, col("se_ratio", np.float64),
                            np.full(s, 2, dtype=np.int64))
-        return batch, batch.valid() & cols["_ok"]
+        return batch, batch.valid()
 
     def _params_at(self, cols: dict[str, np.ndarray], i: int) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -80,7 +80,7 @@ def nearest_index(options: Sequence[float], value: float) -> int:
 
 # A log-uniform parameter with more grid values than MAX_EXACT_OPTIONS is offered on LOG_GRID_POINTS
 # geometrically spaced values: e.g. RegNet's wa, drawn on 8.0..255.9 in steps of 0.1.
-MAX_EXACT_OPTIONS = 64
+MAX_EXACT_OPTIONS = 128  # AnyNetX widths (8..1024 by 8) keep every value
 LOG_GRID_POINTS = 32
 
 
@@ -89,7 +89,9 @@ def sampler_options(sampler: Sampler, integer: bool) -> tuple:
     grid = sampler.grid()
     if sampler.kind == "log_uniform" and len(grid) > MAX_EXACT_OPTIONS:
         # Snapped to a round step, about a hundredth of the range (wa to 1, wm to 0.01), if coarser than q.
-        q = max(sampler.quantum, 10.0 ** (math.floor(math.log10(sampler.high - sampler.low)) - 2))
+        # The step is a multiple of the quantum, so every option stays a value the sampler can draw.
+        step = 10.0 ** (math.floor(math.log10(sampler.high - sampler.low)) - 2)
+        q = sampler.quantum * max(1, round(step / sampler.quantum))
         raw = np.exp(np.linspace(np.log(sampler.low), np.log(sampler.high), LOG_GRID_POINTS))
         k = np.unique(np.round(raw / q))
         grid = np.clip(_on_grid(k, q), sampler.low, sampler.high)
