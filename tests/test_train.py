@@ -341,3 +341,5 @@ def test_result_records_the_chosen_precision_and_why(tmp_path, capsys):
     assert (printed.out + printed.err).count("precision: auto:") == 1
     again = TrainResult.from_json(stored, result.metrics, tmp_path)
     assert again.layout == "channels_last" and again.precision_reason == stored["precision_reason"]
+    tuning = stored["tuning"]
+    assert tuning["enabled"] and tuning["measured"] + tuning["reused"] > 0 and tuning["seconds"] >= 0

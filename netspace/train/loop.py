@@ -25,6 +25,7 @@ from netspace.train.distributed import DistContext
 from netspace.train.ema import WeightEma
 from netspace.train.evaluate import error_rate
 from netspace.train.optim import make_optimizer, set_lr
+from netspace.models import tune
 from netspace.models.cpu import cpu_info
 from netspace.train.precision import Precision, resolve_precision
 from netspace.train.progress import Progress
@@ -129,6 +130,7 @@ class _Run:
     # -- the run --------------------------------------------------------------
     def run(self) -> TrainResult:
         self.session_start = time.monotonic()
+        self.tuning_before = tune.stats()
         checkpoint = None
         if self.out is not None:
             finished = self._prepare_out_dir()
@@ -407,6 +409,16 @@ class _Run:
     def wall_seconds(self) -> float:
         return self.wall_before + time.monotonic() - self.session_start
 
+    def _tuning(self) -> dict[str, Any]:
+        """What the layers' autotuner did during this session of the run (measured in this process)."""
+        now, before = tune.stats(), getattr(self, "tuning_before", {})
+        if not now.get("enabled"):
+            return {"enabled": False}
+        keys = ("measured", "reused", "seconds")
+        delta = {k: round(now[k] - before.get(k, 0), 3) if k == "seconds" else now[k] - before.get(k, 0)
+                 for k in keys}
+        return {"enabled": True, **delta, "cache": now["cache"]}
+
     def _device_name(self) -> str:
         if self.device.type == "cuda":
             return torch.cuda.get_device_name(self.device)
@@ -428,6 +440,7 @@ class _Run:
             spec=self.spec, schedule=s, data=self.settings["data"], out_dir=self.out,
             world_size=self.ctx.world_size, precision=self.precision.name, signal=signum,
             layout=self.precision.layout, precision_reason=self.precision.reason, device=self._device_name(),
+            tuning=self._tuning(),
             model=self.ema.module if self.ema is not None else self.model)
         if status == "interrupted":
             where = f"epoch {self.epoch}" + (f" + {self.step_in_epoch} steps" if self.step_in_epoch else "")

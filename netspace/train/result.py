@@ -38,6 +38,7 @@ class TrainResult:
     layout: str = ""             # "channels_last" or "contiguous"
     precision_reason: str = ""   # why this precision and layout (e.g. bf16 emulated on this CPU)
     device: str = ""             # the CPU model (with ISA) or the GPU's name
+    tuning: dict[str, Any] = field(default_factory=dict)  # the layers' autotuner in this run: decisions, seconds
     signal: int | None = None
     model: nn.Module | None = field(default=None, repr=False, compare=False)
 
@@ -66,6 +67,7 @@ class TrainResult:
             "layout": self.layout,
             "precision_reason": self.precision_reason,
             "device": self.device,
+            "tuning": self.tuning,
             "complexity": self.complexity,
             "spec": self.spec.to_dict(),
             "schedule": self.schedule.to_dict(),
@@ -80,4 +82,4 @@ class TrainResult:
                    schedule=Schedule.from_dict(d["schedule"]), data=d.get("data", {}), out_dir=out_dir,
                    world_size=d.get("world_size", 1), precision=d.get("precision", ""),
                    layout=d.get("layout", ""), precision_reason=d.get("precision_reason", ""),
-                   device=d.get("device", ""))
+                   device=d.get("device", ""), tuning=d.get("tuning", {}))
