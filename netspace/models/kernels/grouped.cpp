@@ -1,0 +1,409 @@
+// Grouped k x k convolution (C_in == C_out, small group width) on CPU, channels_last:
+// forward, input gradient and weight gradient.
+//
+// oneDNN's grouped conv reaches a small fraction of the machine's fp32 rate at
+// RegNet's shapes (group width 8 or 16, 2x2..8x8 images): each group is a tiny
+// GEMM (K = k*k*GW, N = GW) and its per-group overhead dominates. Here every
+// group is the same register-blocked outer-product loop:
+//   y[pix, g, oc] += x[pix + tap, g, ci] * W[g, tap, ci, oc]
+// with the innermost loop over a group's GW (or a 16/8/4/2/1-wide slice of it)
+// output channels, contiguous in the packed weights, so -march=native turns it
+// into a few vector FMAs; P pixels are computed together so each weight vector
+// loaded is used P times.
+//
+// Pixels near the border use fewer taps. Rather than test each tap per pixel,
+// pixels are sorted into classes that share one set of valid taps (and so the
+// same source offsets relative to a base): at 2x2 a class is one position in
+// all N images, at 32x32 almost every pixel is in the one interior class. The P
+// pixels of a block always come from one class, across images where a class is
+// small, so the inner loops carry no bounds checks and skip padding entirely.
+//
+// The input gradient is the same loop in gather form (each input pixel sums
+// the outputs whose windows cover it, weights transposed within a group), so
+// every dx element is written by exactly one thread. The weight gradient splits
+// its output (group, kernel row, channel blocks) between threads: each slice is
+// summed by one thread in a fixed order, float in registers over a chunk of
+// pixels and then into double, so the result is bitwise the same for any
+// number of threads and needs no reduction.
+//
+// Values float32 or bfloat16 (math in float32), weights float32.
+#include "common.h"
+
+#include <ATen/Parallel.h>
+#include <algorithm>
+#include <map>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using netspace::IO;
+using netspace::dispatch;
+
+struct Shape {
+  int64_t N, C, H, W, GW, G, k, s, p, Ho, Wo;
+};
+
+Shape make_shape(const torch::Tensor& x, int64_t group_width, int64_t k, int64_t s, int64_t p) {
+  Shape g{x.size(0), x.size(1), x.size(2), x.size(3), group_width, x.size(1) / group_width, k, s, p, 0, 0};
+  g.Ho = (g.H + 2 * p - k) / s + 1;
+  g.Wo = (g.W + 2 * p - k) / s + 1;
+  return g;
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// ---------------------------------------------------------------------------------------------
+// Gather plan: which source pixels and taps make each destination pixel.
+
+struct Tap {
+  int64_t src;  // element offset from the pixel's source base
+  int64_t w;    // offset of the tap's (GW x GW) block in a group's packed weights
+};
+struct Pixel {
+  int64_t src, dst;  // element offsets of the source base and of the destination pixel
+};
+struct Block {
+  int64_t cls, first;
+};
+struct Plan {
+  std::vector<Pixel> pixels;                // grouped by class
+  std::vector<int64_t> begin;               // class c owns pixels [begin[c], begin[c + 1])
+  std::vector<std::vector<Tap>> taps;       // per class
+  std::vector<Block> blocks;                // P consecutive pixels of one class
+};
+
+// One axis: for each destination coordinate, its class, base source coordinate and the
+// (tap index, source coordinate - base) pairs that contribute.
+struct Axis {
+  std::vector<int64_t> cls, base;
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> taps;
+};
+
+// forward: dst o reads src o*s - p + i; backward (transposed): dst h reads src o = (h + p - i) / s
+// where that divides exactly and lies in range.
+Axis make_axis(int64_t dst_len, int64_t src_len, int64_t k, int64_t s, int64_t p, bool transposed) {
+  Axis a;
+  std::map<std::vector<std::pair<int64_t, int64_t>>, int64_t> index;
+  for (int64_t d = 0; d < dst_len; ++d) {
+    std::vector<std::pair<int64_t, int64_t>> taps;
+    int64_t base = 0;
+    bool have_base = false;
+    for (int64_t i = 0; i < k; ++i) {
+      int64_t src;
+      if (!transposed) {
+        src = d * s - p + i;
+      } else {
+        const int64_t t = d + p - i;
+        if (t < 0 || t % s != 0) continue;
+        src = t / s;
+      }
+      if (src < 0 || src >= src_len) continue;
+      if (!have_base) {
+        // forward: the window's corner (may be off the image; only valid taps are added to it)
+        base = transposed ? src : d * s - p;
+        have_base = true;
+      }
+      taps.emplace_back(i, src - base);
+    }
+    auto it = index.find(taps);
+    if (it == index.end()) {
+      it = index.emplace(taps, int64_t(a.taps.size())).first;
+      a.taps.push_back(taps);
+    }
+    a.cls.push_back(it->second);
+    a.base.push_back(base);
+  }
+  return a;
+}
+
+Plan make_plan(const Shape& g, bool transposed, int64_t P) {
+  const int64_t Hd = transposed ? g.H : g.Ho, Wd = transposed ? g.W : g.Wo;
+  const int64_t Hs = transposed ? g.Ho : g.H, Ws = transposed ? g.Wo : g.W;
+  const Axis rows = make_axis(Hd, Hs, g.k, g.s, g.p, transposed);
+  const Axis cols = make_axis(Wd, Ws, g.k, g.s, g.p, transposed);
+  const int64_t GG = g.GW * g.GW;
+  Plan plan;
+  for (size_t rc = 0; rc < rows.taps.size(); ++rc) {
+    for (size_t cc = 0; cc < cols.taps.size(); ++cc) {
+      const int64_t cls = int64_t(plan.taps.size());
+      std::vector<Tap> taps;
+      for (const auto& [i, di] : rows.taps[rc])
+        for (const auto& [j, dj] : cols.taps[cc]) taps.push_back({(di * Ws + dj) * g.C, (i * g.k + j) * GG});
+      plan.taps.push_back(std::move(taps));
+      plan.begin.push_back(int64_t(plan.pixels.size()));
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t h = 0; h < Hd; ++h) {
+          if (rows.cls[h] != int64_t(rc)) continue;
+          for (int64_t v = 0; v < Wd; ++v) {
+            if (cols.cls[v] != int64_t(cc)) continue;
+            plan.pixels.push_back({((n * Hs + rows.base[h]) * Ws + cols.base[v]) * g.C, ((n * Hd + h) * Wd + v) * g.C});
+          }
+        }
+      for (int64_t f = plan.begin.back(); f < int64_t(plan.pixels.size()); f += P) plan.blocks.push_back({cls, f});
+    }
+  }
+  plan.begin.push_back(int64_t(plan.pixels.size()));
+  return plan;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gather micro-kernel: OB output channels of one group for P pixels.
+// CI is the reduced width when it is a compile-time constant (0: runtime `ci_n`).
+
+template <typename T, int OB, int CI, int P>
+inline void gather_block(const typename IO<T>::raw* __restrict src, const Pixel* px, int64_t cnt,
+                         const Tap* taps, int64_t ntaps, const float* __restrict wg, int64_t ci_n,
+                         typename IO<T>::raw* __restrict dst, int64_t dst_chan, int64_t src_chan) {
+  // packed weights: [tap][reduced channel][GW outputs], so a row is CN (== GW) long
+  const int64_t CN = CI > 0 ? CI : ci_n;
+  float acc[P][OB];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 16
+    for (int o = 0; o < OB; ++o) acc[p][o] = 0.f;
+  int64_t so[P];
+  // a short last block repeats its last pixel (computed, not stored) so P stays a constant
+  for (int p = 0; p < P; ++p) so[p] = px[p < cnt ? p : cnt - 1].src + src_chan;
+  for (int64_t t = 0; t < ntaps; ++t) {
+    const float* __restrict wt = wg + taps[t].w;
+    const int64_t ts = taps[t].src;
+    for (int64_t c = 0; c < CN; ++c) {
+      const float* __restrict wr = wt + c * CN;
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p) {
+        const float xv = IO<T>::load(src[so[p] + ts + c]);
+#pragma GCC unroll 16
+        for (int o = 0; o < OB; ++o) acc[p][o] += xv * wr[o];
+      }
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    if (p >= cnt) break;
+    typename IO<T>::raw* __restrict d = dst + px[p].dst + dst_chan;
+#pragma GCC unroll 16
+    for (int o = 0; o < OB; ++o) d[o] = IO<T>::store(acc[p][o]);
+  }
+}
+
+// P pixels per block: enough accumulators to hide FMA latency, few enough to stay in registers.
+template <int OB> constexpr int pixels_per_block() { return OB >= 16 ? 4 : 8; }
+
+template <typename T, int OB, int CI>
+void gather(const typename IO<T>::raw* src, const float* wp, typename IO<T>::raw* dst, const Shape& g,
+            bool transposed) {
+  constexpr int P = pixels_per_block<OB>();
+  const Plan plan = make_plan(g, transposed, P);
+  const int64_t KK = g.k * g.k, GW = g.GW, group_stride = KK * GW * GW;
+  at::parallel_for(0, int64_t(plan.blocks.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t bi = b; bi < e; ++bi) {
+      const Block& blk = plan.blocks[bi];
+      const int64_t cnt = std::min<int64_t>(P, plan.begin[blk.cls + 1] - blk.first);
+      const auto& taps = plan.taps[blk.cls];
+      const Pixel* px = plan.pixels.data() + blk.first;
+      for (int64_t grp = 0; grp < g.G; ++grp)
+        for (int64_t oc = 0; oc < GW; oc += OB)
+          gather_block<T, OB, CI, P>(src, px, cnt, taps.data(), int64_t(taps.size()), wp + grp * group_stride + oc,
+                                     GW, dst, grp * GW + oc, grp * GW);
+    }
+  });
+}
+
+// Picks the widest output slice that divides the group width, and a constant reduced width where common.
+template <typename T>
+void gather_dispatch(const typename IO<T>::raw* src, const float* wp, typename IO<T>::raw* dst, const Shape& g,
+                     bool transposed) {
+  switch (g.GW) {
+    case 1: return gather<T, 1, 1>(src, wp, dst, g, transposed);
+    case 2: return gather<T, 2, 2>(src, wp, dst, g, transposed);
+    case 4: return gather<T, 4, 4>(src, wp, dst, g, transposed);
+    case 8: return gather<T, 8, 8>(src, wp, dst, g, transposed);
+    case 16: return gather<T, 16, 16>(src, wp, dst, g, transposed);
+    case 24: return gather<T, 8, 24>(src, wp, dst, g, transposed);
+    case 32: return gather<T, 16, 32>(src, wp, dst, g, transposed);
+    default: break;
+  }
+  if (g.GW % 16 == 0) return gather<T, 16, 0>(src, wp, dst, g, transposed);
+  if (g.GW % 8 == 0) return gather<T, 8, 0>(src, wp, dst, g, transposed);
+  if (g.GW % 4 == 0) return gather<T, 4, 0>(src, wp, dst, g, transposed);
+  if (g.GW % 2 == 0) return gather<T, 2, 0>(src, wp, dst, g, transposed);
+  return gather<T, 1, 0>(src, wp, dst, g, transposed);
+}
+
+// Packs w (C, GW, k, k) as [group][tap][reduced channel][output channel]. Forward reduces over the
+// input channel; the input gradient reduces over the output channel (the group's block transposed).
+std::vector<float> pack(const float* w, const Shape& g, bool transposed) {
+  const int64_t KK = g.k * g.k, GW = g.GW;
+  std::vector<float> out(g.C * GW * KK);
+  for (int64_t grp = 0; grp < g.G; ++grp)
+    for (int64_t oc = 0; oc < GW; ++oc)
+      for (int64_t ci = 0; ci < GW; ++ci)
+        for (int64_t t = 0; t < KK; ++t) {
+          const float v = w[((grp * GW + oc) * GW + ci) * KK + t];
+          const int64_t r = transposed ? oc : ci, o = transposed ? ci : oc;
+          out[((grp * KK + t) * GW + r) * GW + o] = v;
+        }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight gradient: dw[g*GW+oc, ci, i, j] = sum over (n, o, q) of gy[n,o,q,g,oc] * x[n, o*s-p+i, q*s-p+j, g, ci].
+
+template <typename T, int OB, int CB>
+void wgrad(const typename IO<T>::raw* gy, const typename IO<T>::raw* x, float* dw, const Shape& g) {
+  using raw = typename IO<T>::raw;
+  const int64_t GW = g.GW, k = g.k, KK = k * k, C = g.C;
+  const int64_t nob = GW / OB, ncb = GW / CB;
+  // Work item: (group, kernel row i, input-channel block, output-channel block). The k taps of a row
+  // read the same input rows, so they share a pass over a chunk of images while it is in cache.
+  const int64_t items = g.G * k * ncb * nob;
+  // float sums over at most ~256 pixels before they move into double: register speed, double accuracy
+  const int64_t chunk = std::max<int64_t>(1, 256 / std::max<int64_t>(1, g.Ho * g.Wo));
+  at::parallel_for(0, items, 1, [&](int64_t b, int64_t e) {
+    std::vector<double> total(k * CB * OB);
+    for (int64_t it = b; it < e; ++it) {
+      const int64_t ob = it % nob, cb = (it / nob) % ncb, i = (it / (nob * ncb)) % k, grp = it / (nob * ncb * k);
+      const int64_t o_lo = std::max<int64_t>(0, floor_div(g.p - i + g.s - 1, g.s));
+      const int64_t o_hi = std::min<int64_t>(g.Ho, floor_div(g.H - 1 + g.p - i, g.s) + 1);
+      std::fill(total.begin(), total.end(), 0.0);
+      for (int64_t n0 = 0; n0 < g.N && o_lo < o_hi; n0 += chunk) {
+        const int64_t n1 = std::min(g.N, n0 + chunk);
+        for (int64_t j = 0; j < k; ++j) {
+          const int64_t q_lo = std::max<int64_t>(0, floor_div(g.p - j + g.s - 1, g.s));
+          const int64_t q_hi = std::min<int64_t>(g.Wo, floor_div(g.W - 1 + g.p - j, g.s) + 1);
+          if (q_lo >= q_hi) continue;
+          float acc[CB][OB];
+#pragma GCC unroll 16
+          for (int c = 0; c < CB; ++c)
+#pragma GCC unroll 16
+            for (int o = 0; o < OB; ++o) acc[c][o] = 0.f;
+          for (int64_t n = n0; n < n1; ++n)
+            for (int64_t oy = o_lo; oy < o_hi; ++oy) {
+              const int64_t grow = ((n * g.Ho + oy) * g.Wo) * C + grp * GW + ob * OB;
+              // the offset of tap (i, j) for q = 0, which may lie left of the row; valid q land inside
+              const int64_t xrow = ((n * g.H + oy * g.s - g.p + i) * g.W - g.p + j) * C + grp * GW + cb * CB;
+              for (int64_t q = q_lo; q < q_hi; ++q) {
+                const raw* __restrict gq = gy + grow + q * C;
+                const raw* __restrict xq = x + xrow + q * g.s * C;
+                float gv[OB];
+#pragma GCC unroll 16
+                for (int o = 0; o < OB; ++o) gv[o] = IO<T>::load(gq[o]);
+#pragma GCC unroll 16
+                for (int c = 0; c < CB; ++c) {
+                  const float xv = IO<T>::load(xq[c]);
+#pragma GCC unroll 16
+                  for (int o = 0; o < OB; ++o) acc[c][o] += xv * gv[o];
+                }
+              }
+            }
+          double* __restrict tj = total.data() + j * CB * OB;
+          for (int c = 0; c < CB; ++c)
+            for (int o = 0; o < OB; ++o) tj[c * OB + o] += acc[c][o];
+        }
+      }
+      for (int64_t j = 0; j < k; ++j)
+        for (int c = 0; c < CB; ++c)
+          for (int o = 0; o < OB; ++o)
+            dw[((grp * GW + ob * OB + o) * GW + cb * CB + c) * KK + i * k + j] = float(total[(j * CB + c) * OB + o]);
+    }
+  });
+}
+
+template <typename T>
+void wgrad_dispatch(const typename IO<T>::raw* gy, const typename IO<T>::raw* x, float* dw, const Shape& g) {
+  // an 8 x 8 accumulator block is 8 vector registers with AVX2; narrower groups use their width
+  if (g.GW % 8 == 0) return wgrad<T, 8, 8>(gy, x, dw, g);
+  if (g.GW % 4 == 0) return wgrad<T, 4, 4>(gy, x, dw, g);
+  if (g.GW % 2 == 0) return wgrad<T, 2, 2>(gy, x, dw, g);
+  return wgrad<T, 1, 1>(gy, x, dw, g);
+}
+
+void check_input(const torch::Tensor& x, const char* name) {
+  TORCH_CHECK(x.device().is_cpu() && x.dim() == 4, "grouped conv: ", name, " must be a 4-d CPU tensor");
+  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16, "grouped conv: ", name,
+              " must be float32 or bfloat16, got ", x.scalar_type());
+  TORCH_CHECK(x.is_contiguous(at::MemoryFormat::ChannelsLast), "grouped conv: ", name,
+              " must be channels_last contiguous (x.contiguous(memory_format=torch.channels_last))");
+}
+
+Shape checked_shape(const torch::Tensor& x, int64_t C_out, int64_t group_width, int64_t k, int64_t stride,
+                    int64_t padding) {
+  check_input(x, "input");
+  const int64_t C = x.size(1);
+  TORCH_CHECK(C_out == C, "grouped conv: needs as many output channels as input channels (got ", C_out, " and ",
+              C, ")");
+  TORCH_CHECK(group_width >= 1 && C % group_width == 0, "grouped conv: group width ", group_width,
+              " does not divide ", C, " channels");
+  TORCH_CHECK(k >= 1 && k % 2 == 1, "grouped conv: kernel size must be odd, got ", k);
+  TORCH_CHECK(stride >= 1 && padding >= 0, "grouped conv: stride must be >= 1 and padding >= 0");
+  const Shape g = make_shape(x, group_width, k, stride, padding);
+  TORCH_CHECK(g.Ho >= 1 && g.Wo >= 1, "grouped conv: input ", g.H, "x", g.W, " too small for kernel ", k,
+              " with padding ", padding);
+  return g;
+}
+
+void check_weight(const torch::Tensor& w) {
+  TORCH_CHECK(w.device().is_cpu() && w.dim() == 4 && w.scalar_type() == at::kFloat && w.is_contiguous(),
+              "grouped conv: weight must be a contiguous float32 (C_out, C_in/groups, k, k) CPU tensor");
+  TORCH_CHECK(w.size(2) == w.size(3), "grouped conv: kernel must be square");
+}
+
+void check_grad(const torch::Tensor& gy, const torch::Tensor& x, const Shape& g) {
+  check_input(gy, "output gradient");
+  TORCH_CHECK(gy.scalar_type() == x.scalar_type(), "grouped conv: output gradient must have the input's dtype");
+  TORCH_CHECK(gy.size(0) == g.N && gy.size(1) == g.C && gy.size(2) == g.Ho && gy.size(3) == g.Wo,
+              "grouped conv: output gradient has shape ", gy.sizes(), ", expected [", g.N, ", ", g.C, ", ", g.Ho,
+              ", ", g.Wo, "]");
+}
+
+}  // namespace
+
+// y = conv2d(x, w, stride, padding, groups = C / w.size(1)); x channels_last, w (C, GW, k, k) float32.
+torch::Tensor grouped_forward(torch::Tensor x, torch::Tensor w, int64_t stride, int64_t padding) {
+  check_weight(w);
+  const Shape g = checked_shape(x, w.size(0), w.size(1), w.size(2), stride, padding);
+  auto y = torch::empty({g.N, g.C, g.Ho, g.Wo}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const std::vector<float> wp = pack(w.data_ptr<float>(), g, false);
+  dispatch(x.scalar_type(), [&](auto tag) {
+    using T = decltype(tag); using raw = typename IO<T>::raw;
+    gather_dispatch<T>(reinterpret_cast<const raw*>(x.data_ptr()), wp.data(), reinterpret_cast<raw*>(y.data_ptr()),
+                       g, false);
+    return 0;
+  });
+  return y;
+}
+
+// dx for output gradient gy; x gives the input's shape and dtype only.
+torch::Tensor grouped_input_grad(torch::Tensor gy, torch::Tensor x, torch::Tensor w, int64_t stride,
+                                 int64_t padding) {
+  check_weight(w);
+  const Shape g = checked_shape(x, w.size(0), w.size(1), w.size(2), stride, padding);
+  check_grad(gy, x, g);
+  auto dx = torch::empty({g.N, g.C, g.H, g.W}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const std::vector<float> wp = pack(w.data_ptr<float>(), g, true);
+  dispatch(x.scalar_type(), [&](auto tag) {
+    using T = decltype(tag); using raw = typename IO<T>::raw;
+    gather_dispatch<T>(reinterpret_cast<const raw*>(gy.data_ptr()), wp.data(),
+                       reinterpret_cast<raw*>(dx.data_ptr()), g, true);
+    return 0;
+  });
+  return dx;
+}
+
+// dw as (C, C / groups, k, k) float32.
+torch::Tensor grouped_weight_grad(torch::Tensor gy, torch::Tensor x, int64_t k, int64_t stride, int64_t padding,
+                                  int64_t groups) {
+  TORCH_CHECK(groups >= 1 && x.dim() == 4 && x.size(1) % groups == 0, "grouped conv: ", groups,
+              " groups do not divide the input's channels");
+  const int64_t GW = x.size(1) / groups;
+  const Shape g = checked_shape(x, x.size(1), GW, k, stride, padding);
+  check_grad(gy, x, g);
+  auto dw = torch::empty({g.C, GW, k, k}, x.options().dtype(torch::kFloat).memory_format(at::MemoryFormat::Contiguous));
+  dispatch(x.scalar_type(), [&](auto tag) {
+    using T = decltype(tag); using raw = typename IO<T>::raw;
+    wgrad_dispatch<T>(reinterpret_cast<const raw*>(gy.data_ptr()), reinterpret_cast<const raw*>(x.data_ptr()),
+                      dw.data_ptr<float>(), g);
+    return 0;
+  });
+  return dw;
+}
