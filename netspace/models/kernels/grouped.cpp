@@ -31,7 +31,9 @@
 
 #include <ATen/Parallel.h>
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -64,13 +66,12 @@ struct Pixel {
   int64_t src, dst;  // element offsets of the source base and of the destination pixel
 };
 struct Block {
-  int64_t cls, first;
+  int64_t cls, first, count;
 };
 struct Plan {
   std::vector<Pixel> pixels;                // grouped by class
-  std::vector<int64_t> begin;               // class c owns pixels [begin[c], begin[c + 1])
   std::vector<std::vector<Tap>> taps;       // per class
-  std::vector<Block> blocks;                // P consecutive pixels of one class
+  std::vector<Block> blocks;                // up to P consecutive pixels of one class
 };
 
 // One axis: for each destination coordinate, its class, base source coordinate and the
@@ -117,34 +118,78 @@ Axis make_axis(int64_t dst_len, int64_t src_len, int64_t k, int64_t s, int64_t p
   return a;
 }
 
-Plan make_plan(const Shape& g, bool transposed, int64_t P) {
+// Images a pass works through together: about L2's worth of source and destination, so that
+// the border classes (a few pixels per image each) do not each sweep the whole batch from memory.
+int64_t images_per_chunk(const Shape& g, int64_t elem_bytes) {
+  const int64_t per_image = (g.H * g.W + g.Ho * g.Wo) * g.C * elem_bytes;
+  return std::max<int64_t>(1, (256 << 10) / std::max<int64_t>(1, per_image));
+}
+
+Plan make_plan(const Shape& g, bool transposed, int64_t P, int64_t chunk) {
   const int64_t Hd = transposed ? g.H : g.Ho, Wd = transposed ? g.W : g.Wo;
   const int64_t Hs = transposed ? g.Ho : g.H, Ws = transposed ? g.Wo : g.W;
   const Axis rows = make_axis(Hd, Hs, g.k, g.s, g.p, transposed);
   const Axis cols = make_axis(Wd, Ws, g.k, g.s, g.p, transposed);
   const int64_t GG = g.GW * g.GW;
+  const int64_t nr = int64_t(rows.taps.size()), nc = int64_t(cols.taps.size());
   Plan plan;
-  for (size_t rc = 0; rc < rows.taps.size(); ++rc) {
-    for (size_t cc = 0; cc < cols.taps.size(); ++cc) {
-      const int64_t cls = int64_t(plan.taps.size());
+  for (int64_t rc = 0; rc < nr; ++rc)
+    for (int64_t cc = 0; cc < nc; ++cc) {
       std::vector<Tap> taps;
       for (const auto& [i, di] : rows.taps[rc])
         for (const auto& [j, dj] : cols.taps[cc]) taps.push_back({(di * Ws + dj) * g.C, (i * g.k + j) * GG});
       plan.taps.push_back(std::move(taps));
-      plan.begin.push_back(int64_t(plan.pixels.size()));
-      for (int64_t n = 0; n < g.N; ++n)
+    }
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    const int64_t n1 = std::min(g.N, n0 + chunk);
+    for (int64_t cls = 0; cls < nr * nc; ++cls) {
+      const int64_t rc = cls / nc, cc = cls % nc, first = int64_t(plan.pixels.size());
+      for (int64_t n = n0; n < n1; ++n)
         for (int64_t h = 0; h < Hd; ++h) {
-          if (rows.cls[h] != int64_t(rc)) continue;
+          if (rows.cls[h] != rc) continue;
           for (int64_t v = 0; v < Wd; ++v) {
-            if (cols.cls[v] != int64_t(cc)) continue;
+            if (cols.cls[v] != cc) continue;
             plan.pixels.push_back({((n * Hs + rows.base[h]) * Ws + cols.base[v]) * g.C, ((n * Hd + h) * Wd + v) * g.C});
           }
         }
-      for (int64_t f = plan.begin.back(); f < int64_t(plan.pixels.size()); f += P) plan.blocks.push_back({cls, f});
+      const int64_t end = int64_t(plan.pixels.size());
+      for (int64_t f = first; f < end; f += P) plan.blocks.push_back({cls, f, std::min(P, end - f)});
     }
   }
-  plan.begin.push_back(int64_t(plan.pixels.size()));
   return plan;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vectors of L floats (GCC/Clang vector extensions: portable, lowered to AVX2, NEON or scalar code).
+// Written with these rather than plain arrays because GCC vectorized the array form across the
+// wrong loop and kept the accumulators on the stack.
+
+template <int OB> struct Lanes {
+  static constexpr int L = OB >= 8 ? 8 : OB;  // one 32-byte vector, or the whole slice if narrower
+  static constexpr int NV = OB / L;           // vectors per slice of OB channels
+  typedef float V __attribute__((vector_size(sizeof(float) * L)));
+};
+
+template <typename T, typename V, int L> inline V load_vec(const typename IO<T>::raw* p) {
+  V v;
+  if constexpr (std::is_same_v<T, float>) {
+    std::memcpy(&v, p, sizeof(V));
+  } else {
+    float f[L];
+    for (int l = 0; l < L; ++l) f[l] = IO<T>::load(p[l]);
+    std::memcpy(&v, f, sizeof(V));
+  }
+  return v;
+}
+
+template <typename T, typename V, int L> inline void store_vec(typename IO<T>::raw* p, V v) {
+  if constexpr (std::is_same_v<T, float>) {
+    std::memcpy(p, &v, sizeof(V));
+  } else {
+    float f[L];
+    std::memcpy(f, &v, sizeof(V));
+    for (int l = 0; l < L; ++l) p[l] = IO<T>::store(f[l]);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,34 +200,46 @@ template <typename T, int OB, int CI, int P>
 inline void gather_block(const typename IO<T>::raw* __restrict src, const Pixel* px, int64_t cnt,
                          const Tap* taps, int64_t ntaps, const float* __restrict wg, int64_t ci_n,
                          typename IO<T>::raw* __restrict dst, int64_t dst_chan, int64_t src_chan) {
+  using LN = Lanes<OB>;
+  using V = typename LN::V;
+  constexpr int L = LN::L, NV = LN::NV;
   // packed weights: [tap][reduced channel][GW outputs], so a row is CN (== GW) long
   const int64_t CN = CI > 0 ? CI : ci_n;
-  float acc[P][OB];
-#pragma GCC unroll 16
+  V acc[P][NV];
   for (int p = 0; p < P; ++p)
-#pragma GCC unroll 16
-    for (int o = 0; o < OB; ++o) acc[p][o] = 0.f;
+    for (int v = 0; v < NV; ++v) acc[p][v] = V{};
   int64_t so[P];
   // a short last block repeats its last pixel (computed, not stored) so P stays a constant
   for (int p = 0; p < P; ++p) so[p] = px[p < cnt ? p : cnt - 1].src + src_chan;
   for (int64_t t = 0; t < ntaps; ++t) {
     const float* __restrict wt = wg + taps[t].w;
-    const int64_t ts = taps[t].src;
-    for (int64_t c = 0; c < CN; ++c) {
-      const float* __restrict wr = wt + c * CN;
-#pragma GCC unroll 16
-      for (int p = 0; p < P; ++p) {
-        const float xv = IO<T>::load(src[so[p] + ts + c]);
-#pragma GCC unroll 16
-        for (int o = 0; o < OB; ++o) acc[p][o] += xv * wr[o];
+    // per-tap pointers, so the unrolled channel loop below addresses each pixel with a constant
+    const typename IO<T>::raw* xp[P];
+    for (int p = 0; p < P; ++p) xp[p] = src + so[p] + taps[t].src;
+    if constexpr (CI > 0) {
+#pragma GCC unroll 32
+      for (int c = 0; c < CI; ++c) {
+        V wv[NV];
+        for (int v = 0; v < NV; ++v) std::memcpy(&wv[v], wt + c * CI + v * L, sizeof(V));
+        for (int p = 0; p < P; ++p) {
+          const float xv = IO<T>::load(xp[p][c]);
+          for (int v = 0; v < NV; ++v) acc[p][v] += xv * wv[v];
+        }
+      }
+    } else {
+      for (int64_t c = 0; c < CN; ++c) {
+        V wv[NV];
+        for (int v = 0; v < NV; ++v) std::memcpy(&wv[v], wt + c * CN + v * L, sizeof(V));
+        for (int p = 0; p < P; ++p) {
+          const float xv = IO<T>::load(xp[p][c]);
+          for (int v = 0; v < NV; ++v) acc[p][v] += xv * wv[v];
+        }
       }
     }
   }
-  for (int p = 0; p < P; ++p) {
-    if (p >= cnt) break;
+  for (int p = 0; p < P && p < cnt; ++p) {
     typename IO<T>::raw* __restrict d = dst + px[p].dst + dst_chan;
-#pragma GCC unroll 16
-    for (int o = 0; o < OB; ++o) d[o] = IO<T>::store(acc[p][o]);
+    for (int v = 0; v < NV; ++v) store_vec<T, V, L>(d + v * L, acc[p][v]);
   }
 }
 
@@ -193,12 +250,12 @@ template <typename T, int OB, int CI>
 void gather(const typename IO<T>::raw* src, const float* wp, typename IO<T>::raw* dst, const Shape& g,
             bool transposed) {
   constexpr int P = pixels_per_block<OB>();
-  const Plan plan = make_plan(g, transposed, P);
+  const Plan plan = make_plan(g, transposed, P, images_per_chunk(g, sizeof(typename IO<T>::raw)));
   const int64_t KK = g.k * g.k, GW = g.GW, group_stride = KK * GW * GW;
   at::parallel_for(0, int64_t(plan.blocks.size()), 1, [&](int64_t b, int64_t e) {
     for (int64_t bi = b; bi < e; ++bi) {
       const Block& blk = plan.blocks[bi];
-      const int64_t cnt = std::min<int64_t>(P, plan.begin[blk.cls + 1] - blk.first);
+      const int64_t cnt = blk.count;
       const auto& taps = plan.taps[blk.cls];
       const Pixel* px = plan.pixels.data() + blk.first;
       for (int64_t grp = 0; grp < g.G; ++grp)
@@ -252,6 +309,9 @@ std::vector<float> pack(const float* w, const Shape& g, bool transposed) {
 template <typename T, int OB, int CB>
 void wgrad(const typename IO<T>::raw* gy, const typename IO<T>::raw* x, float* dw, const Shape& g) {
   using raw = typename IO<T>::raw;
+  using LN = Lanes<OB>;
+  using V = typename LN::V;
+  constexpr int L = LN::L, NV = LN::NV;
   const int64_t GW = g.GW, k = g.k, KK = k * k, C = g.C;
   const int64_t nob = GW / OB, ncb = GW / CB;
   // Work item: (group, kernel row i, input-channel block, output-channel block). The k taps of a row
@@ -259,54 +319,64 @@ void wgrad(const typename IO<T>::raw* gy, const typename IO<T>::raw* x, float* d
   const int64_t items = g.G * k * ncb * nob;
   // float sums over at most ~256 pixels before they move into double: register speed, double accuracy
   const int64_t chunk = std::max<int64_t>(1, 256 / std::max<int64_t>(1, g.Ho * g.Wo));
-  at::parallel_for(0, items, 1, [&](int64_t b, int64_t e) {
-    std::vector<double> total(k * CB * OB);
-    for (int64_t it = b; it < e; ++it) {
-      const int64_t ob = it % nob, cb = (it / nob) % ncb, i = (it / (nob * ncb)) % k, grp = it / (nob * ncb * k);
-      const int64_t o_lo = std::max<int64_t>(0, floor_div(g.p - i + g.s - 1, g.s));
-      const int64_t o_hi = std::min<int64_t>(g.Ho, floor_div(g.H - 1 + g.p - i, g.s) + 1);
-      std::fill(total.begin(), total.end(), 0.0);
-      for (int64_t n0 = 0; n0 < g.N && o_lo < o_hi; n0 += chunk) {
-        const int64_t n1 = std::min(g.N, n0 + chunk);
-        for (int64_t j = 0; j < k; ++j) {
-          const int64_t q_lo = std::max<int64_t>(0, floor_div(g.p - j + g.s - 1, g.s));
-          const int64_t q_hi = std::min<int64_t>(g.Wo, floor_div(g.W - 1 + g.p - j, g.s) + 1);
-          if (q_lo >= q_hi) continue;
-          float acc[CB][OB];
-#pragma GCC unroll 16
-          for (int c = 0; c < CB; ++c)
-#pragma GCC unroll 16
-            for (int o = 0; o < OB; ++o) acc[c][o] = 0.f;
-          for (int64_t n = n0; n < n1; ++n)
-            for (int64_t oy = o_lo; oy < o_hi; ++oy) {
-              const int64_t grow = ((n * g.Ho + oy) * g.Wo) * C + grp * GW + ob * OB;
-              // the offset of tap (i, j) for q = 0, which may lie left of the row; valid q land inside
-              const int64_t xrow = ((n * g.H + oy * g.s - g.p + i) * g.W - g.p + j) * C + grp * GW + cb * CB;
-              for (int64_t q = q_lo; q < q_hi; ++q) {
-                const raw* __restrict gq = gy + grow + q * C;
-                const raw* __restrict xq = x + xrow + q * g.s * C;
-                float gv[OB];
-#pragma GCC unroll 16
-                for (int o = 0; o < OB; ++o) gv[o] = IO<T>::load(gq[o]);
-#pragma GCC unroll 16
-                for (int c = 0; c < CB; ++c) {
-                  const float xv = IO<T>::load(xq[c]);
-#pragma GCC unroll 16
-                  for (int o = 0; o < OB; ++o) acc[c][o] += xv * gv[o];
+  // All items work through one slab of images (about L2's worth) before the next, so x and gy come
+  // from memory once per slab rather than once per item. Each item's double sums live across slabs
+  // and are only ever touched by the thread that owns the item in that slab, in slab order.
+  const int64_t slab = chunk * std::max<int64_t>(1, (images_per_chunk(g, sizeof(raw)) * 2 + chunk - 1) / chunk);
+  const int64_t per_item = k * CB * OB;
+  std::vector<double> totals(items * per_item, 0.0);
+  for (int64_t N0 = 0; N0 < g.N; N0 += slab) {
+    const int64_t N1 = std::min(g.N, N0 + slab);
+    at::parallel_for(0, items, 1, [&](int64_t b, int64_t e) {
+      for (int64_t it = b; it < e; ++it) {
+        const int64_t ob = it % nob, cb = (it / nob) % ncb, i = (it / (nob * ncb)) % k;
+        const int64_t o_lo = std::max<int64_t>(0, floor_div(g.p - i + g.s - 1, g.s));
+        const int64_t o_hi = std::min<int64_t>(g.Ho, floor_div(g.H - 1 + g.p - i, g.s) + 1);
+        const int64_t grp = it / (nob * ncb * k);
+        double* __restrict total = totals.data() + it * per_item;
+        for (int64_t n0 = N0; n0 < N1 && o_lo < o_hi; n0 += chunk) {
+          const int64_t n1 = std::min(N1, n0 + chunk);
+          for (int64_t j = 0; j < k; ++j) {
+            const int64_t q_lo = std::max<int64_t>(0, floor_div(g.p - j + g.s - 1, g.s));
+            const int64_t q_hi = std::min<int64_t>(g.Wo, floor_div(g.W - 1 + g.p - j, g.s) + 1);
+            if (q_lo >= q_hi) continue;
+            V acc[CB][NV];
+            for (int c = 0; c < CB; ++c)
+              for (int v = 0; v < NV; ++v) acc[c][v] = V{};
+            for (int64_t n = n0; n < n1; ++n)
+              for (int64_t oy = o_lo; oy < o_hi; ++oy) {
+                const int64_t grow = ((n * g.Ho + oy) * g.Wo) * C + grp * GW + ob * OB;
+                // the offset of tap (i, j) for q = 0, which may lie left of the row; valid q land inside
+                const int64_t xrow = ((n * g.H + oy * g.s - g.p + i) * g.W - g.p + j) * C + grp * GW + cb * CB;
+                for (int64_t q = q_lo; q < q_hi; ++q) {
+                  const raw* __restrict gq = gy + grow + q * C;
+                  const raw* __restrict xq = x + xrow + q * g.s * C;
+                  V gv[NV];
+                  for (int v = 0; v < NV; ++v) gv[v] = load_vec<T, V, L>(gq + v * L);
+                  for (int c = 0; c < CB; ++c) {
+                    const float xv = IO<T>::load(xq[c]);
+                    for (int v = 0; v < NV; ++v) acc[c][v] += xv * gv[v];
+                  }
                 }
               }
-            }
-          double* __restrict tj = total.data() + j * CB * OB;
-          for (int c = 0; c < CB; ++c)
-            for (int o = 0; o < OB; ++o) tj[c * OB + o] += acc[c][o];
+            float flat[CB][OB];
+            std::memcpy(flat, acc, sizeof(flat));
+            double* __restrict tj = total + j * CB * OB;
+            for (int c = 0; c < CB; ++c)
+              for (int o = 0; o < OB; ++o) tj[c * OB + o] += flat[c][o];
+          }
         }
       }
-      for (int64_t j = 0; j < k; ++j)
-        for (int c = 0; c < CB; ++c)
-          for (int o = 0; o < OB; ++o)
-            dw[((grp * GW + ob * OB + o) * GW + cb * CB + c) * KK + i * k + j] = float(total[(j * CB + c) * OB + o]);
-    }
-  });
+    });
+  }
+  for (int64_t it = 0; it < items; ++it) {
+    const int64_t ob = it % nob, cb = (it / nob) % ncb, i = (it / (nob * ncb)) % k, grp = it / (nob * ncb * k);
+    const double* total = totals.data() + it * per_item;
+    for (int64_t j = 0; j < k; ++j)
+      for (int c = 0; c < CB; ++c)
+        for (int o = 0; o < OB; ++o)
+          dw[((grp * GW + ob * OB + o) * GW + cb * CB + c) * KK + i * k + j] = float(total[(j * CB + c) * OB + o]);
+  }
 }
 
 template <typename T>
