@@ -5,7 +5,7 @@ padding 1, best of N repeats, all in one process so the three are measured under
 the same load. GFLOP/s counts the nominal work of the three passes, padding taps
 included: 3 * 2 * N * Ho * Wo * C * group_width * k * k.
 
-    python benchmarks/grouped_conv.py [--dtype bf16] [--group-width 16] [--reps 20]
+    python benchmarks/grouped_conv.py [--dtype bf16] [--group-width 16] [--reps 20] [--threads 1]
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ def main() -> None:
     parser.add_argument("--group-width", type=int, default=8)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dtype = torch.float32 if args.dtype == "fp32" else torch.bfloat16
     assert fused.kernel() is not None, "the kernel did not build"
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, {args.dtype}, "
@@ -69,7 +72,9 @@ def main() -> None:
           f"{'NCHW/kernel':>12} {'GFLOP/s CL':>11} {'kernel':>7}")
     torch.manual_seed(0)
     for c, size, stride in SHAPES:
-        gw, groups, k = args.group_width, c // args.group_width, 3
+        gw, k = args.group_width, 3
+        c = -(-c // gw) * gw  # widths rounded up to a multiple of the group width, as RegNet does
+        groups = c // gw
         x = torch.randn(args.batch, c, size, size).to(dtype)
         w = (torch.randn(c, gw, k, k) / (gw * k * k) ** 0.5).requires_grad_()
         out = (size + 2 - k) // stride + 1

@@ -197,7 +197,7 @@ template <typename T, typename V, int L> inline void store_vec(typename IO<T>::r
 // CI is the reduced width when it is a compile-time constant (0: runtime `ci_n`).
 
 template <typename T, int OB, int CI, int P>
-inline void gather_block(const typename IO<T>::raw* __restrict src, const Pixel* px, int64_t cnt,
+inline void gather_block(const typename IO<T>::raw* __restrict src, const Pixel* px, const int64_t* so, int64_t cnt,
                          const Tap* taps, int64_t ntaps, const float* __restrict wg, int64_t ci_n,
                          typename IO<T>::raw* __restrict dst, int64_t dst_chan, int64_t src_chan) {
   using LN = Lanes<OB>;
@@ -208,14 +208,11 @@ inline void gather_block(const typename IO<T>::raw* __restrict src, const Pixel*
   V acc[P][NV];
   for (int p = 0; p < P; ++p)
     for (int v = 0; v < NV; ++v) acc[p][v] = V{};
-  int64_t so[P];
-  // a short last block repeats its last pixel (computed, not stored) so P stays a constant
-  for (int p = 0; p < P; ++p) so[p] = px[p < cnt ? p : cnt - 1].src + src_chan;
   for (int64_t t = 0; t < ntaps; ++t) {
     const float* __restrict wt = wg + taps[t].w;
     // per-tap pointers, so the unrolled channel loop below addresses each pixel with a constant
     const typename IO<T>::raw* xp[P];
-    for (int p = 0; p < P; ++p) xp[p] = src + so[p] + taps[t].src;
+    for (int p = 0; p < P; ++p) xp[p] = src + (so[p] + src_chan + taps[t].src);
     if constexpr (CI > 0) {
 #pragma GCC unroll 32
       for (int c = 0; c < CI; ++c) {
@@ -258,9 +255,12 @@ void gather(const typename IO<T>::raw* src, const float* wp, typename IO<T>::raw
       const int64_t cnt = blk.count;
       const auto& taps = plan.taps[blk.cls];
       const Pixel* px = plan.pixels.data() + blk.first;
+      // a short last block repeats its last pixel (computed, not stored) so P stays a constant
+      int64_t so[P];
+      for (int p = 0; p < P; ++p) so[p] = px[p < cnt ? p : cnt - 1].src;
       for (int64_t grp = 0; grp < g.G; ++grp)
         for (int64_t oc = 0; oc < GW; oc += OB)
-          gather_block<T, OB, CI, P>(src, px, cnt, taps.data(), int64_t(taps.size()), wp + grp * group_stride + oc,
+          gather_block<T, OB, CI, P>(src, px, so, cnt, taps.data(), int64_t(taps.size()), wp + grp * group_stride + oc,
                                      GW, dst, grp * GW + oc, grp * GW);
     }
   });
@@ -343,22 +343,36 @@ void wgrad(const typename IO<T>::raw* gy, const typename IO<T>::raw* x, float* d
             V acc[CB][NV];
             for (int c = 0; c < CB; ++c)
               for (int v = 0; v < NV; ++v) acc[c][v] = V{};
-            for (int64_t n = n0; n < n1; ++n)
-              for (int64_t oy = o_lo; oy < o_hi; ++oy) {
-                const int64_t grow = ((n * g.Ho + oy) * g.Wo) * C + grp * GW + ob * OB;
-                // the offset of tap (i, j) for q = 0, which may lie left of the row; valid q land inside
-                const int64_t xrow = ((n * g.H + oy * g.s - g.p + i) * g.W - g.p + j) * C + grp * GW + cb * CB;
-                for (int64_t q = q_lo; q < q_hi; ++q) {
-                  const raw* __restrict gq = gy + grow + q * C;
-                  const raw* __restrict xq = x + xrow + q * g.s * C;
-                  V gv[NV];
-                  for (int v = 0; v < NV; ++v) gv[v] = load_vec<T, V, L>(gq + v * L);
-                  for (int c = 0; c < CB; ++c) {
-                    const float xv = IO<T>::load(xq[c]);
-                    for (int v = 0; v < NV; ++v) acc[c][v] += xv * gv[v];
-                  }
-                }
+            auto pixel = [&](const raw* __restrict gq, const raw* __restrict xq) {
+              V gv[NV];
+              for (int v = 0; v < NV; ++v) gv[v] = load_vec<T, V, L>(gq + v * L);
+              for (int c = 0; c < CB; ++c) {
+                const float xv = IO<T>::load(xq[c]);
+                for (int v = 0; v < NV; ++v) acc[c][v] += xv * gv[v];
               }
+            };
+            // gy's offset for (n0, oy, q = 0), and x's for tap (i, j) there (left of the row where
+            // q = 0 reads padding; only valid q are added to it)
+            auto gy_at = [&](int64_t oy) { return ((n0 * g.Ho + oy) * g.Wo) * C + grp * GW + ob * OB; };
+            auto x_at = [&](int64_t oy) {
+              return ((n0 * g.H + oy * g.s - g.p + i) * g.W - g.p + j) * C + grp * GW + cb * CB;
+            };
+            if (n1 - n0 > 1) {
+              // small images: images innermost, at constant strides, rather than a loop over one or
+              // two columns per row
+              const int64_t gy_image = g.Ho * g.Wo * C, x_image = g.H * g.W * C;
+              for (int64_t oy = o_lo; oy < o_hi; ++oy)
+                for (int64_t q = q_lo; q < q_hi; ++q) {
+                  const raw* gq = gy + gy_at(oy) + q * C;
+                  const raw* xq = x + x_at(oy) + q * g.s * C;
+                  for (int64_t n = n0; n < n1; ++n, gq += gy_image, xq += x_image) pixel(gq, xq);
+                }
+            } else {
+              for (int64_t oy = o_lo; oy < o_hi; ++oy) {
+                const int64_t grow = gy_at(oy), xrow = x_at(oy);
+                for (int64_t q = q_lo; q < q_hi; ++q) pixel(gy + grow + q * C, x + xrow + q * g.s * C);
+              }
+            }
             float flat[CB][OB];
             std::memcpy(flat, acc, sizeof(flat));
             double* __restrict tj = total + j * CB * OB;
