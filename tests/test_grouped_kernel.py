@@ -104,6 +104,23 @@ def test_odd_shape_at_regnet_width():
         close(fused.kernel().grouped_weight_grad(gy, x, 3, stride, 1, 46), dw_ref, 1e-5)
 
 
+@pytest.mark.parametrize("group_width,c,h,w,stride,k,pad", [
+    (8, 16, 7, 5, 1, 3, 0), (8, 16, 7, 5, 2, 3, 2), (4, 8, 6, 9, 3, 3, 1), (16, 32, 5, 5, 1, 5, 0),
+    (8, 8, 3, 3, 2, 1, 1), (2, 4, 4, 4, 3, 3, 3)])
+def test_other_paddings_and_strides(group_width, c, h, w, stride, k, pad):
+    """Padding other than k // 2 (outputs whose window is all padding are 0) and stride 3."""
+    torch.manual_seed(4)
+    x = torch.randn(2, c, h, w).contiguous(memory_format=CL)
+    weight = torch.randn(c, group_width, k, k)
+    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    gy = torch.randn(2, c, ho, wo).contiguous(memory_format=CL)
+    y_ref, dx_ref, dw_ref = reference(x, weight, gy, stride, pad, c // group_width)
+    kern = fused.kernel()
+    close(kern.grouped_forward(x, weight, stride, pad), y_ref, 1e-5)
+    close(kern.grouped_input_grad(gy, x, weight, stride, pad), dx_ref, 1e-5)
+    close(kern.grouped_weight_grad(gy, x, k, stride, pad, c // group_width), dw_ref, 1e-5)
+
+
 def passes(x, weight, gy, stride, groups):
     kern = fused.kernel()
     return (kern.grouped_forward(x, weight, stride, 1), kern.grouped_input_grad(gy, x, weight, stride, 1),
