@@ -2,8 +2,9 @@
 // forward, input gradient and weight gradient.
 //
 // oneDNN's grouped conv reaches a small fraction of the machine's fp32 rate at
-// RegNet's shapes (group width 8 or 16, 2x2..8x8 images): each group is a tiny
-// GEMM (K = k*k*GW, N = GW) and its per-group overhead dominates. Here every
+// RegNet's shapes (group width 8 or 16, 2x2..8x8 images; 12 GFLOP/s forward +
+// backward at 368 channels 2x2 on a 2-core Zen 3, benchmarks/grouped_conv.py),
+// though each group is only a small GEMM (K = k*k*GW, N = GW). Here every
 // group is the same register-blocked outer-product loop:
 //   y[pix, g, oc] += x[pix + tap, g, ci] * W[g, tap, ci, oc]
 // with the innermost loop over a group's GW (or a 16/8/4/2/1-wide slice of it)
