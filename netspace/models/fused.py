@@ -215,3 +215,49 @@ def check() -> str:
     diff_dw = max_diff(depthwise(x, wd, 2, 2), F.conv2d(x, wd, stride=2, padding=2, groups=24), (x, wd))
     return (f"CPU training kernels: built; max |difference| from PyTorch: BN {diff:.1e}, "
             f"depthwise conv {diff_dw:.1e}")
+
+
+class _Grouped(torch.autograd.Function):
+    """Grouped k x k conv with as many output as input channels, no bias: forward and both
+    gradients from the kernel (``kernels/grouped.cpp``)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, stride: int, padding: int, groups: int):  # type: ignore[override]
+        x = x.contiguous(memory_format=torch.channels_last)
+        w = weight.detach().contiguous()
+        ctx.save_for_backward(x, w)
+        ctx.conf = (stride, padding, groups)
+        return kernel().grouped_forward(x, w, stride, padding)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):  # type: ignore[override]
+        x, w = ctx.saved_tensors
+        stride, padding, groups = ctx.conf
+        grad = grad.to(x.dtype).contiguous(memory_format=torch.channels_last)
+        dx = kernel().grouped_input_grad(grad, x, w, stride, padding) if ctx.needs_input_grad[0] else None
+        dw = (kernel().grouped_weight_grad(grad, x, w.shape[-1], stride, padding, groups)
+              if ctx.needs_input_grad[1] else None)
+        return dx, dw, None, None, None
+
+
+def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int, groups: int) -> torch.Tensor:
+    """``F.conv2d(x, weight, None, stride, padding, 1, groups)`` with forward and gradients from the
+    kernel: x (N, C, H, W) channels_last float32/bf16, weight (C, C // groups, k, k) float32, odd k.
+    The weight gradient is float32. See :func:`grouped_usable`."""
+    if weight.shape[0] != x.shape[1] or weight.shape[1] * groups != x.shape[1]:
+        raise ValueError(f"grouped_conv: weight {tuple(weight.shape)} with groups={groups} does not map "
+                         f"{x.shape[1]} channels onto as many (expected ({x.shape[1]}, {x.shape[1] // groups}, k, k))")
+    return _Grouped.apply(x, weight, int(stride), int(padding), int(groups))
+
+
+def grouped_usable(x: torch.Tensor, conv: torch.nn.Conv2d) -> bool:
+    """A CPU channels_last float32/bf16 input, and a square, odd, undilated, bias-free float32 grouped
+    conv with as many output as input channels and equal strides and paddings."""
+    k, s, p = conv.kernel_size, conv.stride, conv.padding
+    return (x.device.type == "cpu" and x.dim() == 4 and x.dtype in (torch.float32, torch.bfloat16)
+            and conv.in_channels == conv.out_channels == x.shape[1] and conv.bias is None
+            and k[0] == k[1] and k[0] % 2 == 1 and s[0] == s[1] and isinstance(p, tuple) and p[0] == p[1]
+            and conv.dilation == (1, 1) and conv.padding_mode == "zeros" and conv.weight.dtype == torch.float32
+            and x.shape[2] + 2 * p[0] >= k[0] and x.shape[3] + 2 * p[0] >= k[0]
+            and x.is_contiguous(memory_format=torch.channels_last) and kernel() is not None)
