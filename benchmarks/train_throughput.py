@@ -176,18 +176,41 @@ PIECES = {
 }
 
 
+def reference_model(name: str):
+    """A constructor of the reference implementation's model (pycls, CIFAR stem, 10 classes) where
+    pycls is installed and knows the model; None otherwise."""
+    if name != "RegNetX-200MF":
+        return None
+    try:
+        from pycls.core.config import cfg
+        from pycls.models.regnet import RegNet
+    except ImportError:
+        return None
+
+    def make():
+        cfg.REGNET.DEPTH, cfg.REGNET.W0, cfg.REGNET.WA, cfg.REGNET.WM, cfg.REGNET.GROUP_W = 13, 24, 36.44, 2.49, 8
+        cfg.REGNET.STEM_TYPE, cfg.MODEL.NUM_CLASSES = "res_stem_cifar", 10
+        return RegNet()
+    return make
+
+
 def bench_model(name: str, batch: int, steps: int, native_bf16: bool, peaks: dict) -> None:
     spec = for_input(zoo.resolve(name), in_channels=3, resolution=32, num_classes=10)
     flops = complexity(spec)["flops"]
     print(f"\n{name} at 32px: {flops / 1e6:.1f}M multiply-adds/image, batch {batch}")
     torch.manual_seed(0)
-    rows: dict[str, float] = {}
-    rows["plain PyTorch fp32 NCHW (baseline)"] = loop_throughput(plain_model(build(spec)), spec, batch, steps,
-                                                                 torch.float32, False)
-    rows["netspace model fp32 channels_last"] = loop_throughput(build(spec), spec, batch, steps, torch.float32, True)
+    loops = {"plain PyTorch fp32 NCHW (baseline)": lambda: (plain_model(build(spec)), torch.float32, False),
+             "netspace model fp32 channels_last": lambda: (build(spec), torch.float32, True)}
     if native_bf16:
-        rows["netspace model bf16 channels_last"] = loop_throughput(build(spec), spec, batch, steps,
-                                                                    torch.bfloat16, True)
+        loops["netspace model bf16 channels_last"] = lambda: (build(spec), torch.bfloat16, True)
+    reference = reference_model(name)
+    if reference is not None:
+        loops["reference implementation (pycls), fp32 NCHW"] = lambda: (reference(), torch.float32, False)
+    rows: dict[str, float] = {}
+    for _ in range(2):  # interleaved, best of two: the first run of a process is often slow
+        for row, make in loops.items():
+            model, dtype, cl = make()
+            rows[row] = max(rows.get(row, 0.0), loop_throughput(model, spec, batch, steps, dtype, cl))
     used = {type(m) for m in build(spec).modules()}
     for piece, (cls, force) in PIECES.items():
         if cls in used:
