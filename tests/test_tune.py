@@ -272,8 +272,11 @@ def test_whole_network_same_with_measured_and_fixed_choices(cache, monkeypatch):
     monkeypatch.setenv("NETSPACE_TUNE", "0")
     fixed_loss, fixed = step()
     assert abs(tuned_loss - fixed_loss) < 1e-5
-    for a, b in zip(tuned, fixed):
-        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4 * max(b.abs().max().item(), 1e-3))
+    # per tensor, the largest difference relative to the tensor's largest gradient (floored for ~0 tensors):
+    # the implementations sum in different orders, and a deep network carries that rounding along
+    floor = 1e-3 * max(b.abs().max().item() for b in fixed)
+    worst = max((a - b).abs().max().item() / max(b.abs().max().item(), floor) for a, b in zip(tuned, fixed))
+    assert worst < 2e-3
 
 
 # -- auto never picks an emulated dtype --------------------------------------------------------------

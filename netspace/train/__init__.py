@@ -25,12 +25,14 @@ zero_init_last_bn           False      identity-start residual blocks learn slow
                                        short runs (ResNet-20, 94 steps on 3000 Fashion-MNIST
                                        images: 42% test error with it, 26% without)
 augment                     True       dataset policy: pad+random crop, flip if sensible
-precision                   auto       bf16 autocast + channels_last on CPUs with
-                                       AVX512-BF16/AMX and on CUDA (fp16 + GradScaler on
-                                       GPUs without bf16); fp32 elsewhere. On CPU with
-                                       channels_last, BN(+shortcut)(+ReLU) runs as one
-                                       fused kernel and small 1x1 convs as matmuls
-                                       (``netspace.models.layers``); "fp32" is the plain
+precision                   auto       the fastest correct path here, never an emulated
+                                       dtype: bf16 autocast + channels_last on CPUs with
+                                       native bf16 (AVX512-BF16/AMX) and on CUDA (fp16 +
+                                       GradScaler on GPUs without bf16); fp32 +
+                                       channels_last on other CPUs. With channels_last
+                                       the CPU layers run the implementation the
+                                       autotuner measured fastest
+                                       (``netspace.models.tune``); "fp32" is the plain
                                        NCHW PyTorch path
 eval_split                  test       "val" (needs val_fraction > 0) for search
 seed                        0          same seed, same device => same weights
