@@ -183,7 +183,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-smoothing", type=float, help="label smoothing (default 0.1)")
     p.add_argument("--ema-decay", type=float, help="weight EMA decay per step, 0 = off (default 0)")
     p.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"),
-                   help="auto (default): bf16 + channels_last where fast; fp32 turns it off")
+                   help="auto (default): the fastest correct path on this machine (bf16 + channels_last where bf16 is native, fp32 + channels_last elsewhere); fp32: the plain NCHW path")
     p.add_argument("--eval-split", choices=("test", "val"), help="split to evaluate on (default test)")
     p.add_argument("--seed", type=int, help="seed for init, data order and augmentation (default 0)")
     p.add_argument("--resume", action="store_true",
@@ -254,7 +254,8 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit-test", type=int, help="evaluate on the first N test images")
     p.add_argument("--val-fraction", type=float, default=0.0, help="hold out this fraction of train")
     p.add_argument("--eval-split", default="test", choices=["test", "val"])
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"])
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
+                   help="auto (default): the fastest correct path on this machine (bf16 + channels_last where bf16 is native, fp32 + channels_last elsewhere); fp32: the plain NCHW path")
     p.add_argument("--force-new", action="store_true", help="start over (the old sweep is kept aside)")
     p.add_argument("--format", default="csv", choices=["csv", "json", "parquet"], help="export format")
     p.set_defaults(func=_cmd_sweep)
@@ -415,7 +416,8 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit-test", type=int, help="evaluate on a seeded subset of N test images")
     p.add_argument("--val-fraction", type=float, default=0.1, help="validation split carved from train (default 0.1)")
     p.add_argument("--eval-split", default="val", choices=["val", "test"], help="rewarded split (default val)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"])
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
+                   help="auto (default): the fastest correct path on this machine (bf16 + channels_last where bf16 is native, fp32 + channels_last elsewhere); fp32: the plain NCHW path")
     p.add_argument("--force-new", action="store_true", help="start over (the old search is kept aside)")
     p.set_defaults(func=_cmd_search)
 
