@@ -15,8 +15,8 @@ the figures the layers' docstrings quote.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import os
+import tempfile
 import time
 from typing import Callable
 
@@ -72,8 +72,8 @@ def compare(name: str, kind: str, ours: nn.Module, plain: nn.Module, x: torch.Te
             captured = []
             real = tune.choose
 
-            def spy(kind_, shape_class, make, default):
-                choice = real(kind_, shape_class, make, default)
+            def spy(kind_, shape_class, make, default, **kw):
+                choice = real(kind_, shape_class, make, default, **kw)
                 captured.append(choice)
                 return choice
 
@@ -99,7 +99,7 @@ def applicable(kind: str, layer: nn.Module, x: torch.Tensor) -> tuple[str, ...]:
     out = ["conv"]
     if DTYPE == torch.bfloat16:
         out.append("fp32_wgrad")
-    if hasattr(fused, "grouped_usable") and fused.grouped_usable(x, layer):
+    if fused.grouped_usable(x, layer):
         out.append("kernel")
     return tuple(out)
 

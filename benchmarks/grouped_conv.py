@@ -11,39 +11,18 @@ included: 3 * 2 * N * Ho * Wo * C * group_width * k * k.
 from __future__ import annotations
 
 import argparse
-import platform
-import time
-from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from cpu_layers import best_ms  # this directory's shared timer (the script's own folder is on sys.path)
+
 from netspace.models import fused
+from netspace.models.cpu import cpu_info
 
 # (channels, spatial size, stride): RegNetX-200MF's grouped convs at 32px input
 SHAPES = [(24, 32, 2), (56, 16, 2), (152, 8, 2), (152, 4, 1), (368, 4, 2), (368, 2, 1)]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def best_ms(fn: Callable[[], None], reps: int) -> float:
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def step(conv: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: torch.Tensor, w: torch.Tensor,
@@ -66,7 +45,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     dtype = torch.float32 if args.dtype == "fp32" else torch.bfloat16
     assert fused.kernel() is not None, "the kernel did not build"
-    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}, {args.dtype}, "
+    print(f"CPU: {cpu_info().describe()}, {torch.get_num_threads()} threads, torch {torch.__version__}, {args.dtype}, "
           f"group width {args.group_width}, batch {args.batch}, best of {args.reps}")
     print(f"{'shape':<18} {'oneDNN CL':>10} {'oneDNN NCHW':>12} {'kernel':>8} {'CL/kernel':>10} "
           f"{'NCHW/kernel':>12} {'GFLOP/s CL':>11} {'kernel':>7}")

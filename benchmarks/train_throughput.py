@@ -31,6 +31,7 @@ peak RSS. About 2-3 minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -215,7 +216,6 @@ def bench_model(name: str, batch: int, steps: int, native_bf16: bool, peaks: dic
     for piece, (cls, force) in PIECES.items():
         if cls in used:
             rows[f"engine, {piece}"] = engine_throughput(spec, batch, steps, **force)[0]
-    import os
     saved = os.environ.get(tune.ENV_TUNE)
     os.environ[tune.ENV_TUNE] = "0"
     try:

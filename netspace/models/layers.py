@@ -113,9 +113,11 @@ class PointwiseConv(nn.Conv2d):
             return False  # CUDA keeps cuDNN's choice; NCHW is the plain path
         train = _training(self)
         default = "matmul" if self._fixed_rule(x) else "conv"
-        shape_class = (x.shape[0], tune.channels_class(self.in_channels), tune.channels_class(self.out_channels),
-                       x.shape[2], x.shape[3], self.stride[0], self.bias is not None,
-                       _dtype_name(_compute_dtype(x)), train)
+        bf16 = _cpu_bf16_autocast()
+        fast = (x.shape, x.dtype, bf16, train, self.out_channels, self.stride[0], self.bias is None)
+        shape_class = lambda: (x.shape[0], tune.channels_class(self.in_channels),  # noqa: E731
+                               tune.channels_class(self.out_channels), x.shape[2], x.shape[3], self.stride[0],
+                               self.bias is not None, _dtype_name(torch.bfloat16 if bf16 else x.dtype), train)
 
         def candidates():
             xi, w, b, g = _timing_inputs(x, self, train)
@@ -124,7 +126,7 @@ class PointwiseConv(nn.Conv2d):
                                         inputs, g),
                     "matmul": _timed_pass(lambda xi, w, *b: self._matmul(xi, w, b[0] if b else None), inputs, g)}
 
-        return tune.choose("pointwise", shape_class, candidates, default) == "matmul"
+        return tune.choose("pointwise", shape_class, candidates, default, fast=fast) == "matmul"
 
 
 class DepthwiseConv(nn.Conv2d):
@@ -158,8 +160,9 @@ class DepthwiseConv(nn.Conv2d):
     def _routes(self, x: torch.Tensor) -> tuple[bool, bool]:
         fixed = fused.depthwise_routes(x, self.stride[0], self.kernel_size[0])
         default = next(name for name, r in self.ROUTES.items() if r == tuple(fixed))
-        shape_class = (x.shape[0], tune.channels_class(self.in_channels), x.shape[2], x.shape[3],
-                       self.kernel_size[0], self.stride[0], _dtype_name(x.dtype))
+        fast = (x.shape, x.dtype, self.kernel_size[0], self.stride[0])
+        shape_class = lambda: (x.shape[0], tune.channels_class(self.in_channels), x.shape[2],  # noqa: E731
+                               x.shape[3], self.kernel_size[0], self.stride[0], _dtype_name(x.dtype))
 
         def candidates():
             xi, w, _, g = _timing_inputs(x, self, True)
@@ -169,7 +172,7 @@ class DepthwiseConv(nn.Conv2d):
                                                               1, self.groups), [xi, w], g)
                     for name, r in self.ROUTES.items()}
 
-        return self.ROUTES[tune.choose("depthwise", shape_class, candidates, default)]
+        return self.ROUTES[tune.choose("depthwise", shape_class, candidates, default, fast=fast)]
 
 
 class _Fp32WeightGrad(torch.autograd.Function):
@@ -234,9 +237,11 @@ class GroupedConv(nn.Conv2d):
     def _choice(self, x: torch.Tensor) -> str:
         train = _training(self)
         dtype = _compute_dtype(x)
-        kernel_ok = hasattr(fused, "grouped_usable") and fused.grouped_usable(x, self)
-        shape_class = (x.shape[0], tune.channels_class(self.in_channels), self.in_channels // self.groups,
-                       x.shape[2], x.shape[3], self.kernel_size[0], self.stride[0], _dtype_name(dtype), train)
+        kernel_ok = fused.grouped_usable(x, self)
+        fast = (x.shape, x.dtype, dtype, train, self.kernel_size[0], self.stride[0], self.groups)
+        shape_class = lambda: (x.shape[0], tune.channels_class(self.in_channels),  # noqa: E731
+                               self.in_channels // self.groups, x.shape[2], x.shape[3], self.kernel_size[0],
+                               self.stride[0], _dtype_name(dtype), train)
 
         def candidates():
             xi, w, _, g = _timing_inputs(x, self, train)
@@ -253,7 +258,7 @@ class GroupedConv(nn.Conv2d):
         default = self._fixed_rule(x, train)
         if not kernel_ok and not (train and dtype == torch.bfloat16):
             return default  # one candidate: nothing to measure
-        choice = tune.choose("grouped", shape_class, candidates, default)
+        choice = tune.choose("grouped", shape_class, candidates, default, fast=fast)
         if (choice == "kernel" and not kernel_ok) or (choice == "fp32_wgrad" and not (train and dtype == torch.bfloat16)):
             return "conv"  # forced where it does not apply
         return choice
@@ -308,8 +313,9 @@ class BatchNormAct2d(nn.BatchNorm2d):
     def _fused_faster(self, x: torch.Tensor, residual: torch.Tensor | None) -> bool:
         if not torch.is_grad_enabled():
             return True  # training-mode statistics without a backward: the kernel's forward is one pass less
-        shape_class = (x.shape[0], tune.channels_class(self.num_features), x.shape[2], x.shape[3],
-                       _dtype_name(x.dtype), self.act, residual is not None)
+        fast = (x.shape, x.dtype, self.act, residual is None)
+        shape_class = lambda: (x.shape[0], tune.channels_class(self.num_features), x.shape[2],  # noqa: E731
+                               x.shape[3], _dtype_name(x.dtype), self.act, residual is not None)
 
         def candidates():
             xi = tune.randn(x.shape, x.dtype, channels_last=True, requires_grad=True)
@@ -330,7 +336,7 @@ class BatchNormAct2d(nn.BatchNorm2d):
 
             return {"fused": _timed_pass(fused_pass, inputs, g), "torch": _timed_pass(torch_pass, inputs, g)}
 
-        return tune.choose("bn", shape_class, candidates, "fused") == "fused"
+        return tune.choose("bn", shape_class, candidates, "fused", fast=fast) == "fused"
 
     @torch.no_grad()
     def _track(self, mean: torch.Tensor, var: torch.Tensor) -> None:

@@ -59,7 +59,14 @@ REPEATS = 3          # timed runs per candidate (after one warm-up), best kept
 
 def enabled() -> bool:
     """Measurement on (default) unless ``NETSPACE_TUNE`` is 0/false/no/off."""
-    return os.environ.get(ENV_TUNE, "1").strip().lower() not in ("0", "false", "no", "off")
+    raw = os.environ.get(ENV_TUNE, "1")
+    on = _ENABLED.get(raw)
+    if on is None:  # parsed once per distinct value: this runs in every layer's forward
+        on = _ENABLED[raw] = raw.strip().lower() not in ("0", "false", "no", "off")
+    return on
+
+
+_ENABLED: dict[str, bool] = {}
 
 
 def cache_dir() -> Path:
@@ -201,7 +208,7 @@ class Tuner:
             entry = {"choice": choice, "ms": {k: round(v, 4) for k, v in times.items()}}
             self.decisions[name] = entry
             self._write(name, entry)
-            return choice
+            return self.decisions[name]["choice"]  # another worker's earlier decision, if it wrote first
 
     def _write(self, name: str, entry: dict) -> None:
         """Merge this decision into the file under an exclusive lock; atomic replace."""
@@ -273,13 +280,16 @@ def tuner() -> Tuner:
     return t
 
 
-def choose(kind: str, shape_class: tuple, make: Callable[[], Mapping[str, Callable[[], None]]],
-           default: str) -> str:
+def choose(kind: str, shape_class: tuple | Callable[[], tuple], make: Callable[[], Mapping[str, Callable[[], None]]],
+           default: str, *, fast: tuple | None = None) -> str:
     """The implementation to run for a layer of ``kind`` at ``shape_class``.
 
     ``make()`` returns the candidates, each a callable running one forward
     (and backward, in training) of that implementation at the layer's shape;
-    it is only called when the decision has to be measured. With tuning off,
+    it is only called when the decision has to be measured. ``fast``, when
+    given, is a cheap exact key (raw shape, dtype, layer settings) that
+    determines the shape class: a known decision is then found without
+    computing ``shape_class``, which may be a callable. With tuning off,
     or where measuring is not allowed (tracing, compiling, a dispatch mode),
     a known decision is still used and otherwise ``default``.
     """
@@ -287,10 +297,12 @@ def choose(kind: str, shape_class: tuple, make: Callable[[], Mapping[str, Callab
         return _forced[kind]
     if not enabled():
         return default
-    memo = (kind, shape_class, torch.get_num_threads())
+    memo = (kind, fast if fast is not None else shape_class, torch.get_num_threads())
     choice = _memo.get(memo)
     if choice is not None:
         return choice
+    if callable(shape_class):
+        shape_class = shape_class()
     name = kind + ":" + ",".join(str(p) for p in shape_class)
     t = tuner()
     if not _measuring_allowed():
