@@ -160,40 +160,70 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- trial options (data + schedule), shared by train, sweep, search and study ----------
+# Generated from the fields of netspace.data.DataConfig and netspace.train.Schedule:
+# one option per field, with that field's help and default, so every command
+# that trains accepts the same options with the same defaults.
+def _field_type(f) -> type:
+    text = str(f.type)
+    return bool if "bool" in text else int if "int" in text else float if "float" in text else str
+
+
+def _shown(value) -> str:
+    return "none" if value is None else ("on" if value is True else "off" if value is False else f"{value:g}"
+                                        if isinstance(value, float) else str(value))
+
+
+def _add_trial_options(p: argparse.ArgumentParser, base, *, defaults: str | None = None) -> None:
+    """Options for every data and schedule field; ``defaults`` replaces '(default X)' (e.g. "the preset's")."""
+    import dataclasses
+
+    from netspace.train.schedule import CHOICES
+
+    data = p.add_argument_group("data")
+    sched = p.add_argument_group("training schedule")
+    for group, obj in ((data, base.data), (sched, base.schedule)):
+        for f in dataclasses.fields(obj):
+            flag = "--data" if (obj is base.data and f.name == "name") else "--" + f.name.replace("_", "-")
+            default = getattr(obj, f.name)
+            note = defaults or f"default {_shown(default)}"
+            text = f.metadata.get("help", f.name)
+            if default is None and "default" in text and not defaults:
+                note = ""
+            kind = _field_type(f)
+            kwargs: dict = {"dest": f"trial_{f.name if obj is base.schedule else 'data_' + f.name}",
+                            "default": None, "help": f"{text} ({note})" if note else text}
+            if kind is bool:
+                group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+            else:
+                metavar = {int: "N", float: "X"}.get(kind, "NAME" if flag == "--data" else None)
+                group.add_argument(flag, type=kind, choices=CHOICES.get(f.name) if obj is base.schedule else None,
+                                   metavar=metavar, **kwargs)
+
+
+def _trial_overrides(args: argparse.Namespace) -> dict:
+    """The trial options given on the command line, as flat keys (``data`` for the dataset name)."""
+    out = {}
+    for key, value in vars(args).items():
+        if key.startswith("trial_") and value is not None:
+            name = key[len("trial_"):]
+            out["data" if name == "data_name" else name.removeprefix("data_")] = value
+    return out
+
+
 # -- train -------------------------------------------------------------------
-# Options that map one-to-one onto netspace.train.Schedule fields; left unset
-# they take the Schedule defaults (documented in netspace.train).
-_SCHEDULE_OPTIONS = {
-    "epochs": int, "batch_size": int, "lr": float, "weight_decay": float, "label_smoothing": float,
-    "ema_decay": float, "precision": str, "eval_split": str, "seed": int,
-}
-
-
 def _add_train(sub: argparse._SubParsersAction) -> None:
+    from netspace.train.config import TrialConfig
+
     p = sub.add_parser("train", help="train one model on one dataset (resumable; DDP under torchrun)")
     p.add_argument("model", help="zoo name, RegNet parameters (d=..,w0=..) or a spec JSON file")
-    p.add_argument("--data", required=True, metavar="NAME",
-                   help="fashion-mnist, cifar10, imagefolder or synthetic")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="run directory: metrics.jsonl, checkpoint.pt, result.json")
-    p.add_argument("--epochs", type=int, help="epochs (default 10)")
-    p.add_argument("--batch-size", type=int, help="global batch size (default 128)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 0.2)")
-    p.add_argument("--weight-decay", type=float, help="weight decay, not on BN/biases (default 5e-4)")
-    p.add_argument("--label-smoothing", type=float, help="label smoothing (default 0.1)")
-    p.add_argument("--ema-decay", type=float, help="weight EMA decay per step, 0 = off (default 0)")
-    p.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"),
-                   help="auto (default): the fastest correct path on this machine (bf16 + channels_last where bf16 is native, fp32 + channels_last elsewhere); fp32: the plain NCHW path")
-    p.add_argument("--eval-split", choices=("test", "val"), help="split to evaluate on (default test)")
-    p.add_argument("--seed", type=int, help="seed for init, data order and augmentation (default 0)")
+                   help="run directory: metrics.jsonl, checkpoint.pt, result.json (required)")
     p.add_argument("--resume", action="store_true",
                    help="require a checkpoint in DIR to continue (a matching one is continued anyway)")
-    p.add_argument("--data-dir", metavar="D", help="dataset directory")
-    p.add_argument("--val-fraction", type=float, default=0.0, help="hold out this fraction of train as val")
-    p.add_argument("--limit-train", type=int, metavar="N", help="train on a seeded subset of N images")
-    p.add_argument("--limit-test", type=int, metavar="N", help="evaluate on a seeded subset of N images")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--quiet", action="store_true", help="no progress or per-epoch lines")
+    _add_trial_options(p, TrialConfig())
     p.set_defaults(func=_cmd_train)
 
 
@@ -202,15 +232,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import signal
 
     from netspace import zoo
-    from netspace.data import load_data
-    from netspace.train import Schedule, train
+    from netspace.train import train_trial
+    from netspace.train.config import trial_config
 
-    schedule = Schedule(**{k: getattr(args, k) for k in _SCHEDULE_OPTIONS if getattr(args, k) is not None})
-    spec = zoo.resolve(args.model)
-    data = load_data(args.data, data_dir=args.data_dir, val_fraction=args.val_fraction, seed=schedule.seed,
-                     limit_train=args.limit_train, limit_test=args.limit_test)
-    result = train(spec, data, schedule, out_dir=args.out, resume=True if args.resume else None,
-                   device=args.device, progress=not args.quiet)
+    trial = trial_config(**_trial_overrides(args))
+    result = train_trial(zoo.resolve(args.model), trial, out_dir=args.out, resume=True if args.resume else None,
+                         device=args.device, progress=not args.quiet)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
         return 128 + result.signal if result.status == "interrupted" and result.signal else 0
     if result.status == "interrupted":
@@ -229,73 +256,62 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 # -- sweep -------------------------------------------------------------------
-def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="sample, train and store N models of a design space "
-                       "(also: sweep status DIR, sweep export DIR)")
-    p.add_argument("space", help="AnyNetX_A..E, RegNet, RegNetX, RegNetY, MnasNet, NASNet or a space YAML; "
-                                   "or 'status'/'export'")
-    p.add_argument("dir", nargs="?", help="sweep directory (for status/export)")
-    p.add_argument("--samples", type=int, help="number of models to sample")
-    p.add_argument("--flops", help="flops window, e.g. 360M:400M")
-    p.add_argument("--params", dest="params_window", help="params window, e.g. :3M")
-    p.add_argument("--acts", help="activations window")
-    p.add_argument("--epochs", type=int, default=2, help="epochs per trial (default 2)")
-    p.add_argument("--data", default="fashion-mnist", help="dataset (default fashion-mnist)")
-    p.add_argument("--data-dir", help="dataset directory")
-    p.add_argument("--out", help="sweep directory")
-    p.add_argument("--workers", type=int, help="concurrent trials (default: one per core)")
-    p.add_argument("--executor", default="local", choices=["local", "ray"])
+_SWEEP_SUBCOMMANDS = ("run", "status", "export")
+
+
+def _add_executor_options(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--workers", type=int, metavar="N", help="concurrent trials (default: one per core)")
+    p.add_argument("--executor", default="local", choices=["local", "ray"],
+                   help="local worker processes, or Ray tasks (default local)")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--variant", choices=["imagenet", "small"], help="space variant (default: from the data)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--limit-train", type=int, help="train on the first N images (seeded subset)")
-    p.add_argument("--limit-test", type=int, help="evaluate on the first N test images")
-    p.add_argument("--val-fraction", type=float, default=0.0, help="hold out this fraction of train")
-    p.add_argument("--eval-split", default="test", choices=["test", "val"])
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
-                   help="auto (default): the fastest correct path on this machine (bf16 + channels_last where bf16 is native, fp32 + channels_last elsewhere); fp32: the plain NCHW path")
-    p.add_argument("--force-new", action="store_true", help="start over (the old sweep is kept aside)")
-    p.add_argument("--format", default="csv", choices=["csv", "json", "parquet"], help="export format")
-    p.set_defaults(func=_cmd_sweep)
+    p.add_argument("--force-new", action="store_true", help=f"start over (the old {what} is kept aside)")
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
-    from netspace.run import SweepConfig, export_rows, run_sweep, sweep_status
+def _add_window_options(p: argparse.ArgumentParser, flops_default: str = "none") -> None:
+    p.add_argument("--flops", metavar="LOW:HIGH",
+                   help=f"flops (multiply-adds) window, e.g. 360M:400M (default {flops_default})")
+    p.add_argument("--params", dest="params_window", metavar="LOW:HIGH", help="params window, e.g. :3M (default none)")
+    p.add_argument("--acts", metavar="LOW:HIGH", help="activations window (default none)")
 
-    if args.space in ("status", "export"):
-        directory = args.dir or args.out
-        if not directory:
-            raise NetspaceError(f"sweep {args.space}: give the sweep directory, e.g. netspace sweep {args.space} runs/x")
-        if args.space == "status":
-            st = sweep_status(directory)
-            counts = ", ".join(f"{k} {v}" for k, v in st["counts"].items())
-            print(f"{directory}: {st['space']}, {st['total']} trials: {counts}")
-            if st["best"]:
-                b = st["best"]
-                print(f"best: trial {b['trial']}, error {b['error']:.2f}%, flops {_human(b['flops'])}")
-            if st["eta_seconds_one_worker"] is not None and st["counts"]["pending"] + st["counts"]["running"]:
-                print(f"ETA: {st['eta_seconds_one_worker'] / 60:.1f} min of single-worker time left")
-            from netspace.run.search import search_summary
 
-            found = search_summary(directory)
-            if found:
-                print(f"search: {found['strategy']}, reward {found['reward']}, {found['told']} of "
-                      f"{found['budget']} trials told to the strategy")
-                _print_best(found)
-            return 0
-        return _export(export_rows(directory), args.format, args.out if args.dir else None)
-    if args.dir:
-        raise NetspaceError(f"sweep: unexpected argument {args.dir!r}; the directory goes in --out")
-    if not args.samples or not args.out:
-        raise NetspaceError("sweep: --samples N and --out DIR are required, e.g. "
-                            "netspace sweep RegNetX --samples 8 --flops 10M:20M --epochs 1 --out runs/rx")
-    config = SweepConfig(space=args.space, samples=args.samples, epochs=args.epochs, data=args.data,
-                         flops=args.flops, params=args.params_window, acts=args.acts, seed=args.seed,
-                         variant=args.variant, data_dir=args.data_dir, batch_size=args.batch_size, lr=args.lr,
-                         limit_train=args.limit_train, limit_test=args.limit_test, val_fraction=args.val_fraction,
-                         eval_split=args.eval_split, precision=args.precision)
+def _window(args: argparse.Namespace):
+    from netspace.run import ComplexityWindow
+
+    return ComplexityWindow(flops=args.flops, params=args.params_window, acts=args.acts)
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    from netspace.train.config import TrialConfig
+
+    p = sub.add_parser("sweep", help="sample, train and store N models of a design space "
+                       "(sweep [run] SPACE ..., sweep status DIR, sweep export DIR)")
+    sweep = p.add_subparsers(dest="sweep_command", required=True, parser_class=_Parser)
+    r = sweep.add_parser("run", help="sample N models inside a complexity window and train each "
+                         "(also spelled: netspace sweep SPACE ...)")
+    r.add_argument("space", help="AnyNetX_A..E, RegNet, RegNetX, RegNetY, MnasNet, NASNet or a space YAML")
+    r.add_argument("--samples", type=int, required=True, metavar="N", help="number of models to sample (required)")
+    r.add_argument("--out", required=True, metavar="DIR", help="sweep directory (required)")
+    _add_window_options(r)
+    r.add_argument("--variant", choices=["imagenet", "small"], help="space variant (default: from the data)")
+    _add_executor_options(r, "sweep")
+    _add_trial_options(r, TrialConfig())
+    r.set_defaults(func=_cmd_sweep_run)
+    st = sweep.add_parser("status", help="counts by status, the best trial and an ETA of a sweep or search")
+    st.add_argument("dir", help="sweep or search directory")
+    st.set_defaults(func=_cmd_sweep_status)
+    ex = sweep.add_parser("export", help="one row per trial (design parameters, complexity, results)")
+    ex.add_argument("dir", help="sweep or search directory")
+    ex.add_argument("--format", default="csv", choices=["csv", "json", "parquet"], help="export format (default csv)")
+    ex.add_argument("--out", metavar="FILE", help="file to write (default: standard output)")
+    ex.set_defaults(func=_cmd_sweep_export)
+
+
+def _cmd_sweep_run(args: argparse.Namespace) -> int:
+    from netspace.run import SweepConfig, run_sweep
+    from netspace.train.config import trial_config
+
+    config = SweepConfig(space=args.space, samples=args.samples, trial=trial_config(**_trial_overrides(args)),
+                         window=_window(args), variant=args.variant)
     try:
         counts = run_sweep(config, args.out, workers=args.workers, executor=args.executor, address=args.address,
                            force_new=args.force_new)
@@ -304,6 +320,32 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 130
     print(", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
+
+
+def _cmd_sweep_status(args: argparse.Namespace) -> int:
+    from netspace.run import sweep_status
+    from netspace.run.search import search_summary
+
+    st = sweep_status(args.dir)
+    counts = ", ".join(f"{k} {v}" for k, v in st["counts"].items())
+    print(f"{args.dir}: {st['space']}, {st['total']} trials: {counts}")
+    if st["best"]:
+        b = st["best"]
+        print(f"best: trial {b['trial']}, error {b['error']:.2f}%, flops {_human(b['flops'])}")
+    if st["eta_seconds_one_worker"] is not None and st["counts"]["pending"] + st["counts"]["running"]:
+        print(f"ETA: {st['eta_seconds_one_worker'] / 60:.1f} min of single-worker time left")
+    found = search_summary(args.dir)
+    if found:
+        print(f"search: {found['strategy']}, reward {found['reward']}, {found['told']} of "
+              f"{found['budget']} trials told to the strategy")
+        _print_best(found)
+    return 0
+
+
+def _cmd_sweep_export(args: argparse.Namespace) -> int:
+    from netspace.run import export_rows
+
+    return _export(export_rows(args.dir), args.format, args.out)
 
 
 def _export(rows: list[dict], fmt: str, out: str | None) -> int:
@@ -331,23 +373,18 @@ def _export(rows: list[dict], fmt: str, out: str | None) -> int:
 
 # -- study -------------------------------------------------------------------
 def _add_study(sub: argparse._SubParsersAction) -> None:
-    from netspace.study import PRESETS
+    from netspace.study import PRESETS, STUDY_SPACES
 
-    p = sub.add_parser("study", help="the paper's study, AnyNetX_A..E -> RegNetX/Y, swept and compared in one report")
+    p = sub.add_parser("study", help="the paper's study, AnyNetX_A..E -> RegNet -> RegNetX/Y, swept and compared "
+                       "in one report")
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
-                   help="; ".join(f"{k}: {v.about}" for k, v in PRESETS.items()))
-    p.add_argument("--data", default="fashion-mnist", help="dataset (default fashion-mnist)")
-    p.add_argument("--data-dir", help="dataset directory")
-    p.add_argument("--out", default="runs/study", help="study directory (default runs/study)")
-    p.add_argument("--spaces", help="comma-separated subset of the spaces (default: all seven)")
-    p.add_argument("--samples", type=int, help="models per space (default: the preset's)")
-    p.add_argument("--epochs", type=int, help="epochs per model (default: the preset's)")
-    p.add_argument("--flops", help="flops window (default: the preset's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, help="concurrent trials (default: one per core)")
-    p.add_argument("--executor", default="local", choices=["local", "ray"])
-    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
-    p.add_argument("--force-new", action="store_true", help="start over (the old study is kept aside)")
+                   help="; ".join(f"{k}: {v.about}" for k, v in PRESETS.items()) + " (default quick)")
+    p.add_argument("--out", default="runs/study", metavar="DIR", help="study directory (default runs/study)")
+    p.add_argument("--spaces", help=f"comma-separated subset of the spaces (default: all: {', '.join(STUDY_SPACES)})")
+    p.add_argument("--samples", type=int, metavar="N", help="models per space (default: the preset's)")
+    p.add_argument("--flops", metavar="LOW:HIGH", help="flops window (default: the preset's)")
+    _add_executor_options(p, "study")
+    _add_trial_options(p, PRESETS["quick"].trial, defaults="default: the preset's")
     p.set_defaults(func=_cmd_study)
 
 
@@ -357,15 +394,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
     spaces = STUDY_SPACES
     if args.spaces:
         spaces = tuple(s.strip() for s in args.spaces.split(",") if s.strip())
-        unknown = [s for s in spaces if s not in STUDY_SPACES]
-        if unknown:
-            raise NetspaceError(f"study: unknown space(s) {', '.join(unknown)}; choose from {', '.join(STUDY_SPACES)}")
-    for name in ("samples", "epochs"):
-        v = getattr(args, name)
-        if v is not None and v < 1:
-            raise NetspaceError(f"study: --{name} must be >= 1, got {v}")
-    config = StudyConfig(preset=args.preset, data=args.data, data_dir=args.data_dir, seed=args.seed, spaces=spaces,
-                         samples=args.samples, epochs=args.epochs, flops=args.flops)
+    config = StudyConfig(preset=args.preset, spaces=spaces, samples=args.samples, flops=args.flops,
+                         trial=_trial_overrides(args))
     try:
         result = run_study(config, args.out, workers=args.workers, executor=args.executor, address=args.address,
                            force_new=args.force_new)
@@ -381,14 +411,19 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 # -- search ------------------------------------------------------------------
 def _add_search(sub: argparse._SubParsersAction) -> None:
+    from netspace.run.config import SEARCH_TRIAL
+    from netspace.search.reinforce import CONTROLLER_PRESETS
+
     p = sub.add_parser("search", help="architecture search (random, REINFORCE, evolution) with an accuracy or "
                        "MnasNet latency reward; resumable, read by sweep status and analyze")
-    p.add_argument("space", help="a space with a token form: mnasnet, nasnet")
-    p.add_argument("--strategy", required=True, choices=["random", "reinforce", "evolution"])
-    p.add_argument("--budget", type=int, required=True, help="trials to train in all (a rerun with more continues)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs per trial (default 1)")
-    p.add_argument("--data", default="fashion-mnist", help="dataset (default fashion-mnist)")
-    p.add_argument("--data-dir", help="dataset directory")
+    p.add_argument("space", help="a design space; reinforce and evolution need a token form (mnasnet, nasnet)")
+    p.add_argument("--strategy", required=True, choices=["random", "reinforce", "evolution"],
+                   help="random: the space's sampler inside the window (a sweep's draws); reinforce: an LSTM "
+                   "controller (NAS-RL); evolution: regularized evolution (required)")
+    p.add_argument("--budget", type=int, required=True, metavar="N",
+                   help="trials to train in all; a rerun with more continues (required)")
+    p.add_argument("--out", required=True, metavar="DIR", help="search directory (required)")
+    _add_window_options(p)
     p.add_argument("--reward", default="accuracy", choices=["accuracy", "mnas"],
                    help="accuracy, or mnas: ACC x (LAT/T)^w (default accuracy)")
     p.add_argument("--target-latency", type=float, metavar="MS", help="latency target T of the mnas reward (ms)")
@@ -398,44 +433,41 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
                    help="cost of the mnas reward: measure (batch-1 inference here, default) or flops (proxy)")
     p.add_argument("--target-flops", metavar="N", help="flops target of the mnas reward with --latency flops (e.g. 20M)")
     p.add_argument("--latency-device", default="cpu", help="device the latency is measured on (default cpu)")
-    p.add_argument("--latency-threads", type=int, default=1, help="CPU threads for latency (default 1)")
-    p.add_argument("--batch", type=int, default=4, help="candidates per round; REINFORCE's batch (default 4)")
-    p.add_argument("--population", type=int, default=16, help="evolution: population size P (default 16)")
-    p.add_argument("--sample-size", type=int, default=4, help="evolution: tournament sample S (default 4)")
-    p.add_argument("--controller-lr", type=float, default=0.01, help="REINFORCE: controller Adam lr (default 0.01)")
-    p.add_argument("--entropy-weight", type=float, default=1e-3, help="REINFORCE: entropy bonus (default 0.001)")
-    p.add_argument("--out", required=True, help="search directory")
-    p.add_argument("--workers", type=int, help="concurrent trials (default: one per core)")
-    p.add_argument("--executor", default="local", choices=["local", "ray"])
-    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latency-threads", type=int, default=1, metavar="N", help="CPU threads for latency (default 1)")
+    p.add_argument("--batch", type=int, default=4, metavar="N",
+                   help="candidates per round; REINFORCE's batch (default 4)")
+    p.add_argument("--population", type=int, default=16, metavar="N", help="evolution: population size P (default 16)")
+    p.add_argument("--sample-size", type=int, default=4, metavar="N", help="evolution: tournament sample S (default 4)")
+    p.add_argument("--controller", default="netspace", choices=list(CONTROLLER_PRESETS),
+                   help="REINFORCE controller defaults: " + "; ".join(
+                       f"{k}: {v['layers']}-layer LSTM of {v['hidden']}, Adam lr {v['lr']:g}, init "
+                       f"U(-{v['init_range']:g}, {v['init_range']:g})" for k, v in CONTROLLER_PRESETS.items())
+                   + " (default netspace)")
+    p.add_argument("--controller-lr", type=float, metavar="X", help="REINFORCE: controller Adam lr (default: the "
+                   "controller's)")
+    p.add_argument("--entropy-weight", type=float, default=1e-3, metavar="X",
+                   help="REINFORCE: entropy bonus (default 0.001)")
     p.add_argument("--variant", choices=["imagenet", "small"], help="space variant (default: from the data)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--limit-train", type=int, help="train on a seeded subset of N images")
-    p.add_argument("--limit-test", type=int, help="evaluate on a seeded subset of N test images")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="validation split carved from train (default 0.1)")
-    p.add_argument("--eval-split", default="val", choices=["val", "test"], help="rewarded split (default val)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
-                   help="auto (default): the fastest correct path on this machine (bf16 + channels_last where bf16 is native, fp32 + channels_last elsewhere); fp32: the plain NCHW path")
-    p.add_argument("--force-new", action="store_true", help="start over (the old search is kept aside)")
+    _add_executor_options(p, "search")
+    _add_trial_options(p, SEARCH_TRIAL)
     p.set_defaults(func=_cmd_search)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from netspace.run.search import SearchConfig, run_search
+    from netspace.run.config import SEARCH_TRIAL, SearchConfig
+    from netspace.run.search import run_search
     from netspace.spaces.window import parse_count
+    from netspace.train.config import trial_config
 
     target_flops = parse_count(args.target_flops, what="--target-flops") if args.target_flops else None
     config = SearchConfig(
-        space=args.space, strategy=args.strategy, budget=args.budget, epochs=args.epochs, data=args.data,
+        space=args.space, strategy=args.strategy, budget=args.budget,
+        trial=trial_config(SEARCH_TRIAL, **_trial_overrides(args)), window=_window(args), variant=args.variant,
         reward=args.reward, target_latency=args.target_latency, target_flops=target_flops,
         constraint=args.constraint, latency=args.latency, latency_device=args.latency_device,
-        latency_threads=args.latency_threads, seed=args.seed, batch=args.batch, population=args.population,
-        sample_size=args.sample_size, controller_lr=args.controller_lr, entropy_weight=args.entropy_weight,
-        variant=args.variant, data_dir=args.data_dir, batch_size=args.batch_size, lr=args.lr,
-        limit_train=args.limit_train, limit_test=args.limit_test, val_fraction=args.val_fraction,
-        eval_split=args.eval_split, precision=args.precision)
+        latency_threads=args.latency_threads, batch=args.batch, population=args.population,
+        sample_size=args.sample_size, controller=args.controller, controller_lr=args.controller_lr,
+        entropy_weight=args.entropy_weight)
     try:
         summary = run_search(config, args.out, workers=args.workers, executor=args.executor, address=args.address,
                              force_new=args.force_new)
@@ -703,7 +735,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _spellings(argv: list[str]) -> list[str]:
+    """``netspace sweep SPACE ...`` is ``netspace sweep run SPACE ...``."""
+    if len(argv) >= 2 and argv[0] == "sweep" and argv[1] not in (*_SWEEP_SUBCOMMANDS, "-h", "--help"):
+        return ["sweep", "run", *argv[1:]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = _spellings(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

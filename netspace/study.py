@@ -22,15 +22,18 @@ import dataclasses
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from netspace.errors import NetspaceError
-from netspace.run.drive import Entry, drive
+from netspace.run.config import ComplexityWindow, SweepConfig
+from netspace.run.driver import drive
 from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
-from netspace.run.sweep import SweepConfig, open_sweep
+from netspace.run.sweep import sweep_run
+from netspace.train.config import TrialConfig, split_fields, trial_config
+from netspace.train.settings import differences
 
 # The paper's progression (Sections 3.2-4): AnyNetX_A..E, the unconstrained RegNet space of Section 3.3
 # (Figure 9 compares it with AnyNetX_E), its restriction RegNetX, and RegNetY.
@@ -40,65 +43,100 @@ STUDY_FILE = "study.json"
 
 @dataclass(frozen=True)
 class Preset:
-    """The scale of a study: samples per space, schedule, complexity window and data subset."""
+    """The scale of a study: models per space, complexity window, and the trial configuration (data + recipe)."""
 
     samples: int
-    epochs: int
     flops: str
-    limit_train: int | None
-    limit_test: int | None
+    trial: TrialConfig
     about: str
 
+    @property
+    def epochs(self) -> int:
+        return self.trial.schedule.epochs
+
+
+# The RegNet paper's Section 3.1 protocol: SGD with momentum 0.9 (not Nesterov), lr 0.05 with a half-period
+# cosine and no warmup, weight decay 5e-5, batch 128, 10 epochs, no label smoothing, 500 models per space; the
+# reference implementation leaves the last BN of a block at its usual init (its ZERO_INIT_FINAL_GAMMA is off).
+PAPER_RECIPE = dict(epochs=10, batch_size=128, lr=0.05, momentum=0.9, nesterov=False, weight_decay=5e-5,
+                    warmup_epochs=0.0, label_smoothing=0.0, zero_init_last_bn=False)
 
 # Windows for 28-32px data with the small-image frame (stride-1 stem): a
 # network's flops there are about 1/16 of the same body at 224px, so the
 # paper's 360M:400M window corresponds to about 22M:25M.
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset(3, 1, "2M:4M", 512, 256, "3 models per space, 1 epoch on 512 images: a smoke test (minutes)"),
-    "quick": Preset(16, 2, "8M:10M", 6000, 2000,
+    "tiny": Preset(3, "2M:4M", trial_config(epochs=1, limit_train=512, limit_test=256),
+                   "3 models per space, 1 epoch on 512 images: a smoke test (minutes)"),
+    "quick": Preset(16, "8M:10M", trial_config(epochs=2, limit_train=6000, limit_test=2000),
                     "16 models per space, 2 epochs on 6,000 images: about 30 minutes on 2 CPU cores"),
-    "paper": Preset(100, 10, "22M:25M", None, None,
-                    "100 models per space, 10 epochs on the full data, the paper's window scaled to small "
-                    "images: for a big machine or a Ray cluster"),
+    "paper": Preset(500, "22M:25M", trial_config(**PAPER_RECIPE),
+                    "the paper's Section 3 protocol: 500 models per space, 10 epochs of SGD (lr 0.05, cosine, "
+                    "weight decay 5e-5, batch 128) on the full data, the paper's window scaled to small images: "
+                    "for a big machine or a Ray cluster"),
 }
 
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """A study's settings (stored in ``OUT/study.json``; a rerun must match)."""
+    """A study's settings (stored in ``OUT/study.json``; a rerun must match).
+
+    ``trial`` holds flat overrides of the preset's trial configuration (any
+    data or schedule field: ``{"epochs": 5, "lr": 0.1, "data": "cifar10"}``).
+    """
 
     preset: str = "quick"
-    data: str = "fashion-mnist"
-    data_dir: str | None = None
-    seed: int = 0
     spaces: tuple[str, ...] = STUDY_SPACES
     samples: int | None = None  # overrides of the preset
-    epochs: int | None = None
     flops: str | None = None
+    trial: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
-            raise NetspaceError(f"unknown preset {self.preset!r}; choose {', '.join(PRESETS)}")
-        if not self.spaces:
-            raise NetspaceError("a study needs at least one design space")
-        object.__setattr__(self, "spaces", tuple(self.spaces))
+            raise NetspaceError(f"study: unknown preset {self.preset!r}; choose {', '.join(PRESETS)}")
+        spaces = tuple(self.spaces)
+        if not spaces:
+            raise NetspaceError("study: a study needs at least one design space")
+        unknown = [s for s in spaces if s not in STUDY_SPACES]
+        if unknown:
+            raise NetspaceError(f"study: unknown space(s) {', '.join(unknown)}; choose from {', '.join(STUDY_SPACES)}")
+        twice = sorted({s for s in spaces if spaces.count(s) > 1})
+        if twice:
+            raise NetspaceError(f"study: space(s) {', '.join(twice)} given twice; name each space once")
+        object.__setattr__(self, "spaces", spaces)
+        object.__setattr__(self, "trial", dict(self.trial))
+        if self.samples is not None and (isinstance(self.samples, bool) or not isinstance(self.samples, int)
+                                         or self.samples < 1):
+            raise NetspaceError(f"study: --samples must be an integer >= 1, got {self.samples!r}")
+        split_fields(self.trial)  # names every unknown key
+        self.sweep_config(spaces[0])  # validates the resolved trial configuration and window
 
     @property
     def resolved(self) -> Preset:
         p = PRESETS[self.preset]
-        return dataclasses.replace(p, samples=self.samples or p.samples, epochs=self.epochs or p.epochs,
-                                   flops=self.flops or p.flops)
+        return dataclasses.replace(p, samples=self.samples or p.samples, flops=self.flops or p.flops,
+                                   trial=p.trial.replace(**self.trial))
+
+    @property
+    def seed(self) -> int:
+        return self.resolved.trial.seed
 
     def sweep_config(self, space: str) -> SweepConfig:
         p = self.resolved
-        return SweepConfig(space=space, samples=p.samples, epochs=p.epochs, data=self.data, flops=p.flops,
-                           seed=self.seed, data_dir=self.data_dir, limit_train=p.limit_train,
-                           limit_test=p.limit_test)
+        return SweepConfig(space=space, samples=p.samples, trial=p.trial, window=ComplexityWindow(flops=p.flops))
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["spaces"] = list(self.spaces)
-        return d
+        p = self.resolved
+        return {"preset": self.preset, "spaces": list(self.spaces), "samples": p.samples, "flops": p.flops,
+                "trial": p.trial.to_dict()}
+
+
+def _upgrade_study(stored: dict[str, Any]) -> dict[str, Any]:
+    """study.json of earlier versions (flat: data, data_dir, seed, samples, epochs, flops) in today's form."""
+    if "trial" in stored or stored.get("preset") not in PRESETS:
+        return stored
+    over = {k: stored[k] for k in ("data", "data_dir", "seed", "epochs") if stored.get(k) is not None}
+    return StudyConfig(preset=stored["preset"], spaces=tuple(stored.get("spaces", STUDY_SPACES)),
+                       samples=stored.get("samples"), flops=stored.get("flops"), trial=over).to_dict()
 
 
 def space_dir(out: Path, space: str) -> Path:
@@ -122,12 +160,11 @@ def _check_settings(out: Path, config: StudyConfig, force_new: bool, log) -> Non
             stored = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise NetspaceError(f"{path} is unreadable ({e}); move it away or use another --out") from None
-        if stored != config.to_dict():
+        diff = differences(_upgrade_study(stored), config.to_dict())
+        if diff:
             if not force_new:
-                diff = sorted(k for k in set(stored) | set(config.to_dict())
-                              if stored.get(k) != config.to_dict().get(k))
                 raise NetspaceError(
-                    f"{out} holds a study with other settings ({', '.join(diff)}); rerun with the same settings "
+                    f"{out} holds a study with other settings ({'; '.join(diff)}); rerun with the same settings "
                     "to continue, use another --out, or add --force-new to start over (the old study is kept in "
                     "a previous-* folder)")
             log(f"previous study moved to {_set_aside(out, list(stored.get('spaces', [])))}")
@@ -152,19 +189,18 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, workers: int | None =
     with DriverLock(out):
         _check_settings(out, config, force_new, log)
         locks = [DriverLock(space_dir(out, s)) for s in config.spaces]
-        entries: list[Entry] = []
+        runs = []
         try:
             for lock in locks:
                 lock.__enter__()
             for space in config.spaces:
-                sc = config.sweep_config(space)
-                store = open_sweep(sc, space_dir(out, space), log=lambda m, s=space: log(f"{s}: {m}"))
-                entries.append(Entry(space, store, sc.schedule_dict(), sc.data_settings(), space_dir(out, space)))
-            drive(entries, ex, log)
-            counts = {e.name: e.store.counts() for e in entries}
+                runs.append(sweep_run(config.sweep_config(space), space_dir(out, space),
+                                      log=lambda m, s=space: log(f"{s}: {m}"), name=space))
+            drive(runs, ex, log)
+            counts = {r.name: r.store.counts() for r in runs}
         finally:
-            for e in entries:
-                e.store.close()
+            for r in runs:
+                r.store.close()
             for lock in locks:
                 lock.__exit__(None, None, None)
         path = None
@@ -185,11 +221,17 @@ def write_study_reports(out_dir: str | Path, config: StudyConfig) -> str:
     df = load([space_dir(out, s) for s in config.spaces])
     p = config.resolved
     analysis = write_report(df, out / "analysis.html", title="netspace study: per-space analysis")
-    settings = {"data": config.data, "preset": config.preset, "flops window": p.flops,
-                "models per space": p.samples, "epochs": p.epochs,
-                "training images": p.limit_train or "all", "test images": p.limit_test or "all", "seed": config.seed}
-    sc = config.sweep_config(config.spaces[0])
-    recipe = {"schedule": sc.schedule_dict(), "data": config.data, "flops": p.flops, "models_per_space": p.samples,
-              "limit_train": p.limit_train, "limit_test": p.limit_test, "seed": config.seed}
+    data, sched = p.trial.data, p.trial.schedule
+    settings = {"data": data.name, "preset": config.preset, "flops window": p.flops,
+                "models per space": p.samples, "epochs": sched.epochs,
+                "recipe": (f"SGD lr {sched.lr:g} (momentum {sched.momentum:g}{', Nesterov' if sched.nesterov else ''}), "
+                           f"cosine, warmup {sched.warmup_epochs:g} epochs, weight decay {sched.weight_decay:g}, "
+                           f"batch {sched.batch_size}, label smoothing {sched.label_smoothing:g}, "
+                           f"augmentation {'on' if sched.augment else 'off'}, zero-init last BN "
+                           f"{'on' if sched.zero_init_last_bn else 'off'}"),
+                "training images": data.limit_train or "all", "test images": data.limit_test or "all",
+                "evaluated on": sched.eval_split, "seed": sched.seed}
+    recipe = {"schedule": sched.to_dict(), "data": data.to_dict(), "flops": p.flops, "models_per_space": p.samples,
+              "limit_train": data.limit_train, "limit_test": data.limit_test, "seed": sched.seed}
     return write_study_report(df, out / "report.html", spaces=config.spaces, settings=settings,
                               analysis_page=analysis, preset=config.preset, recipe=recipe)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from netspace.errors import SpecError
+from netspace.spaces.tokens import TokenSpace
 from netspace.spec import NetSpec, Stage, Stem
 
 TOKENS = [("w1", (8, 16)), ("k1", (3, 5)), ("d2", (1, 2)), ("w2", (16, 24))]
 
 
-class TinySpace:
+class TinySpace(TokenSpace):
     name = "tiny"
 
     def __init__(self, resolution: int = 28, in_channels: int = 1, num_classes: int = 10) -> None:

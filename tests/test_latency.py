@@ -201,8 +201,7 @@ def test_table_save_load_round_trip_and_setting_checks(tmp_path):
 def _store_with(tmp_path, specs) -> str:
     d = tmp_path / "sweep"
     with Store(d, create=True) as store:
-        store.initialize({"config": {"space": "test"}},
-                         [(i, {"w": s.widths[0]}, s.to_dict(), complexity(s)) for i, s in enumerate(specs)])
+        store.add_trials(settings={"config": {"space": "test"}}, rows=[(i, {"w": s.widths[0]}, s.to_dict(), complexity(s)) for i, s in enumerate(specs)])
     return str(d)
 
 

@@ -211,9 +211,9 @@ def test_cli_scale_with_regnet_comparison(tmp_path, capsys):
         rows.append((i, params, spec.to_dict(), complexity(spec)))
         results.append((i, 10.0 + 0.01 * i))
     with Store(tmp_path / "rx", create=True) as store:
-        store.initialize({"config": {"space": "RegNetX"}}, rows)
+        store.add_trials(settings={"config": {"space": "RegNetX"}}, rows=rows)
         for i, err in results:
-            store.record_result(i, {"status": "done", "test_error": err}, [])
+            store.record_result(i, {"status": "done", "error": err}, [])
     out = tmp_path / "scaled"
     assert main(["scale", str(path_of(TINY, tmp_path)), "--data", "fashion-mnist", "--phi", "2", "--out", str(out),
                  "--step", "0.5", "--limit-train", "128", "--limit-test", "64", "--batch-size", "64",

@@ -197,9 +197,9 @@ TINY = dict(space="tiny", epochs=1, limit_train=384, limit_test=128, val_fractio
 
 
 def _config(**changes):
-    from netspace.run.search import SearchConfig
+    from netspace.run import search_config
 
-    return SearchConfig(**{**TINY, "strategy": "evolution", "budget": 6, "batch": 2, "population": 3,
+    return search_config(**{**TINY, "strategy": "evolution", "budget": 6, "batch": 2, "population": 3,
                            "sample_size": 2, "reward": "mnas", "latency": "flops", "target_flops": 4e5, **changes})
 
 
@@ -306,7 +306,7 @@ def test_search_refuses_changes_and_a_lower_budget_then_extends(searched, tmp_pa
     out, _ = searched
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    with pytest.raises(NetspaceError, match=r"holds a search with other settings \(population\).*--force-new"):
+    with pytest.raises(NetspaceError, match=r"holds a search with other settings \(population: 3 -> 4\).*--force-new"):
         run_search(_config(population=4), copy, space=TinySpace(), log=_quiet)
     with pytest.raises(NetspaceError, match="--budget 4 is below the 6 trials"):
         run_search(_config(budget=4), copy, space=TinySpace(), log=_quiet)
@@ -322,17 +322,18 @@ _DRIVER = """
 import sys
 sys.path.insert(0, {tests!r})
 from search_space import TinySpace
-from netspace.run.search import SearchConfig, run_search
+from netspace.run import search_config
+from netspace.run.search import run_search
 if __name__ == "__main__":
-    run_search(SearchConfig(**{config!r}), {out!r}, workers=2, space=TinySpace(), log=lambda m: None)
+    run_search(search_config(**{config!r}), {out!r}, workers=2, space=TinySpace(), log=lambda m: None)
 """
 
 
 @needs_fmnist
 @pytest.mark.slow
 def test_sigkill_search_then_resume_continues_the_controller(tmp_path):
-    from netspace.run import Store
-    from netspace.run.search import SearchConfig, run_search
+    from netspace.run import Store, search_config
+    from netspace.run.search import run_search
 
     out = tmp_path / "search"
     config = {**TINY, "strategy": "reinforce", "budget": 6, "batch": 2, "controller_lr": 0.05}
@@ -364,7 +365,7 @@ def test_sigkill_search_then_resume_continues_the_controller(tmp_path):
     assert state_before["updates"] >= 1 and 2 <= state_before["told"] <= len(done_before)
     mtimes = {i: (out / "trials" / f"{i:04d}" / "result.json").stat().st_mtime for i in done_before}
     time.sleep(0.5)  # workers die with the driver
-    summary = run_search(SearchConfig(**config), out, workers=2, space=TinySpace(), log=_quiet)
+    summary = run_search(search_config(**config), out, workers=2, space=TinySpace(), log=_quiet)
     assert summary["counts"]["done"] == 6 and summary["told"] == 6
     with Store(out) as store:
         trials, rows, final = store.trials(), store.search_rows(), store.settings()["strategy_state"]

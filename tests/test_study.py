@@ -24,7 +24,7 @@ from netspace.analysis.study import (
 )
 from netspace.cli import main
 from netspace.errors import NetspaceError
-from netspace.run.drive import SweepProgress, interleave
+from netspace.run.driver import Progress, interleave
 from netspace.run.store import Store
 from netspace.spaces.regnet import quantized_widths
 from netspace.study import PRESETS, STUDY_SPACES, StudyConfig, run_study
@@ -64,7 +64,7 @@ def test_tiny_study_end_to_end_writes_the_report(tmp_path):
             assert len(trials) == n and all(t.status == "done" for t in trials)
             assert all(0 <= t.error <= 100 for t in trials)
             assert store.settings()["config"]["space"] == space
-            assert store.settings()["config"]["flops"] == PRESETS["tiny"].flops
+            assert store.settings()["config"]["window"]["flops"] == PRESETS["tiny"].flops
             lo, hi = 2e6, 4e6
             assert all(lo <= t.flops <= hi for t in trials)  # the same window for every space
     html = (out / "report.html").read_text()
@@ -130,7 +130,7 @@ def test_changed_settings_refused_unless_force_new(tmp_path):
     out = tmp_path / "study"
     cfg = StudyConfig(preset="tiny", spaces=("RegNetX",), samples=2)
     run_study(cfg, out, log=_quiet)
-    with pytest.raises(NetspaceError, match=r"other settings \(samples\).*--force-new"):
+    with pytest.raises(NetspaceError, match=r"other settings \(samples: 2 -> 3\).*--force-new"):
         run_study(StudyConfig(preset="tiny", spaces=("RegNetX",), samples=3), out, log=_quiet)
     with Store(out / "RegNetX") as store:
         assert len(store.trials("done")) == 2  # nothing lost
@@ -256,16 +256,16 @@ def test_interleave_round_robin():
 def test_sweep_progress_line_and_terminal_bar():
     lines: list[str] = []
     stream = io.StringIO()
-    p = SweepProgress(total=4, done=1, best=None, log=lines.append, stream=stream, tty=False)
-    p.finished("trial 1", {"status": "done", "test_error": 12.5})
+    p = Progress(total=4, done=1, best=None, log=lines.append, stream=stream, tty=False)
+    p.finished("trial 1", {"status": "done", "error": 12.5})
     p.finished("trial 2", {"status": "failed", "message": "boom"})
     assert lines[0].startswith("[2/4] trial 1: done 12.50% | best 12.50% | ETA ")
     assert lines[1].startswith("[3/4] trial 2: failed boom | best 12.50%")
     assert stream.getvalue() == ""  # no escape codes off a terminal
     tty = io.StringIO()
-    p = SweepProgress(total=2, done=0, best=None, log=lambda m: None, stream=tty, tty=True)
+    p = Progress(total=2, done=0, best=None, log=lambda m: None, stream=tty, tty=True)
     p.draw()
-    p.finished("trial 0", {"status": "done", "test_error": 30.0})
+    p.finished("trial 0", {"status": "done", "error": 30.0})
     p.close()
     text = tty.getvalue()
     assert "\r[" in text and "1/2 trials done | best 30.00%" in text and text.endswith("\r\x1b[K")

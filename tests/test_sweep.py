@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from netspace.errors import NetspaceError
-from netspace.run import Store, SweepConfig, export_rows, run_sweep, sweep_status
+from netspace.run import Store, export_rows, run_sweep, sweep_config, sweep_status
 from netspace.run.lock import DriverLock
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -31,7 +31,7 @@ def _quiet(_msg: str) -> None:
 
 @needs_fmnist
 def test_local_sweep_trains_and_stores_every_trial(tmp_path):
-    counts = run_sweep(SweepConfig(**TINY), tmp_path, workers=2, log=_quiet)
+    counts = run_sweep(sweep_config(**TINY), tmp_path, workers=2, log=_quiet)
     assert counts["done"] == 3 and counts["pending"] == counts["running"] == 0
     with Store(tmp_path) as store:
         trials = store.trials()
@@ -58,16 +58,16 @@ def test_local_sweep_trains_and_stores_every_trial(tmp_path):
     assert tmp_path.name in html and "<img" in html
     # Rerunning the finished sweep trains nothing.
     before = os.path.getmtime(tmp_path / "trials" / "0000" / "result.json")
-    run_sweep(SweepConfig(**TINY), tmp_path, workers=2, log=_quiet)
+    run_sweep(sweep_config(**TINY), tmp_path, workers=2, log=_quiet)
     assert os.path.getmtime(tmp_path / "trials" / "0000" / "result.json") == before
 
 
 @needs_fmnist
 def test_changed_settings_refused_unless_force_new(tmp_path):
-    run_sweep(SweepConfig(**{**TINY, "samples": 1}), tmp_path, workers=1, log=_quiet)
-    with pytest.raises(NetspaceError, match=r"other settings \(samples\).*--force-new"):
-        run_sweep(SweepConfig(**{**TINY, "samples": 2}), tmp_path, workers=1, log=_quiet)
-    counts = run_sweep(SweepConfig(**{**TINY, "samples": 2}), tmp_path, workers=1, force_new=True, log=_quiet)
+    run_sweep(sweep_config(**{**TINY, "samples": 1}), tmp_path, workers=1, log=_quiet)
+    with pytest.raises(NetspaceError, match=r"other settings \(samples: 1 -> 2\).*--force-new"):
+        run_sweep(sweep_config(**{**TINY, "samples": 2}), tmp_path, workers=1, log=_quiet)
+    counts = run_sweep(sweep_config(**{**TINY, "samples": 2}), tmp_path, workers=1, force_new=True, log=_quiet)
     assert counts["done"] == 2
     kept = list(tmp_path.glob("previous-*/sweep.sqlite"))
     assert len(kept) == 1 and len(Store(kept[0]).trials()) == 1
@@ -82,10 +82,10 @@ def test_second_driver_refused(tmp_path):
 
 def test_failed_and_diverged_trials_are_recorded(tmp_path):
     with Store(tmp_path, create=True) as store:
-        store.initialize({"config": {"space": "x"}}, [(0, {"a": 1}, {"stages": []}, {"flops": 1, "params": 2, "acts": 3}),
+        store.add_trials([(0, {"a": 1}, {"stages": []}, {"flops": 1, "params": 2, "acts": 3}),
                                                       (1, {"a": 2}, {"stages": []}, {"flops": 1, "params": 2, "acts": 3})])
         store.record_result(0, {"status": "failed", "message": "RuntimeError: boom"}, [])
-        store.record_result(1, {"status": "diverged", "test_error": 100.0, "epochs": 1}, [{"epoch": 1, "train_loss": None}])
+        store.record_result(1, {"status": "diverged", "error": 100.0, "epochs": 1}, [{"epoch": 1, "train_loss": None}])
         assert store.counts()["failed"] == 1 and store.counts()["diverged"] == 1
         assert store.trials("failed")[0].message == "RuntimeError: boom"
         assert store.trials("diverged")[0].error == 100.0
@@ -141,9 +141,8 @@ def test_sigkill_driver_then_resume_trains_each_trial_once(tmp_path):
 
 def test_cli_export_json_and_status(tmp_path):
     with Store(tmp_path, create=True) as store:
-        store.initialize({"config": {"space": "RegNetX"}},
-                         [(0, {"depth": 13, "w0": 24}, {"stages": []}, {"flops": 10, "params": 20, "acts": 30})])
-        store.record_result(0, {"status": "done", "test_error": 12.5, "best_test_error": 12.0, "epochs": 2,
+        store.add_trials(settings={"config": {"space": "RegNetX"}}, rows=[(0, {"depth": 13, "w0": 24}, {"stages": []}, {"flops": 10, "params": 20, "acts": 30})])
+        store.record_result(0, {"status": "done", "error": 12.5, "best_error": 12.0, "epochs": 2,
                                 "wall_seconds": 3.0}, [])
     proc = subprocess.run([sys.executable, "-m", "netspace.cli", "sweep", "export", str(tmp_path), "--format", "json"],
                           capture_output=True, text=True, check=True)
@@ -165,10 +164,9 @@ def test_export_csv_and_parquet_round_trip(tmp_path):
     from netspace.cli import main
 
     with Store(tmp_path, create=True) as store:
-        store.initialize({"config": {"space": "AnyNetX_A"}},
-                         [(i, {"depths": [1, 2, 3, 4], "widths": [8, 16, 24, 32]}, {"stages": []},
+        store.add_trials(settings={"config": {"space": "AnyNetX_A"}}, rows=[(i, {"depths": [1, 2, 3, 4], "widths": [8, 16, 24, 32]}, {"stages": []},
                            {"flops": 10 + i, "params": 20, "acts": 30}) for i in range(3)])
-        store.record_result(1, {"status": "done", "test_error": 7.25, "epochs": 1, "wall_seconds": 2.0}, [])
+        store.record_result(1, {"status": "done", "error": 7.25, "epochs": 1, "wall_seconds": 2.0}, [])
     assert main(["sweep", "export", str(tmp_path), "--format", "csv", "--out", str(tmp_path / "t.csv")]) == 0
     csv = pd.read_csv(tmp_path / "t.csv")
     assert list(csv["trial"]) == [0, 1, 2] and list(csv["flops"]) == [10, 11, 12]
@@ -185,7 +183,7 @@ def test_export_csv_and_parquet_round_trip(tmp_path):
 @pytest.mark.slow
 def test_ray_executor_real_local_cluster(tmp_path):
     pytest.importorskip("ray")
-    counts = run_sweep(SweepConfig(**{**TINY, "samples": 2}), tmp_path, workers=2, executor="ray", log=_quiet)
+    counts = run_sweep(sweep_config(**{**TINY, "samples": 2}), tmp_path, workers=2, executor="ray", log=_quiet)
     assert counts["done"] == 2
     import ray
 

@@ -14,6 +14,7 @@ them now (setup does) and compares them with PyTorch on small tensors.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -63,16 +64,40 @@ def build_name() -> str:
     return _build_name()
 
 
+@contextlib.contextmanager
+def _build_lock(build_dir: Path):
+    """Hold an flock for this build directory while torch builds or loads the extension.
+
+    torch marks a build in progress with a plain ``lock`` file and waits for
+    it to disappear; a build killed midway (a stopped sweep, a timeout) leaves
+    it behind and every later process would wait forever. Every netspace
+    build of this name holds this flock, which the kernel releases when its
+    process dies, so a ``lock`` file found while holding it is stale: removed.
+    """
+    import fcntl
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / "netspace.flock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            (build_dir / "lock").unlink(missing_ok=True)
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 @functools.lru_cache(maxsize=1)
 def kernel() -> ModuleType | None:
     """The compiled extension, or None (one warning says why) where it cannot be built."""
     if not enabled():
         return None
     try:
-        from torch.utils.cpp_extension import load
+        from torch.utils.cpp_extension import _get_build_directory, load
 
-        return load(name=_build_name(), sources=[str(p) for p in SOURCES], extra_cflags=CFLAGS, extra_ldflags=LDFLAGS,
-                    verbose=False)
+        name = _build_name()
+        with _build_lock(Path(_get_build_directory(name, verbose=False))):
+            return load(name=name, sources=[str(p) for p in SOURCES], extra_cflags=CFLAGS, extra_ldflags=LDFLAGS,
+                        verbose=False)
     except Exception as exc:  # no compiler, no ninja, a failed build: the fallback is exact, only slower
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         warnings.warn(f"netspace: CPU training kernels not built ({reason}); using PyTorch's ops, which are slower "

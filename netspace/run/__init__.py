@@ -1,6 +1,11 @@
-"""Sweeps: the runner, the executors (local processes, Ray) and the SQLite store."""
+"""Runs: the one driver of sweeps, searches and studies, its executors (local processes, Ray) and the SQLite store."""
 
+from netspace.run.config import ComplexityWindow, SearchConfig, SweepConfig, search_config, sweep_config
+from netspace.run.driver import Run, drive
+from netspace.run.search import run_search, search_summary
 from netspace.run.store import STATUSES, Store, StoreError, Trial
-from netspace.run.sweep import SweepConfig, export_rows, run_sweep, sweep_status
+from netspace.run.sweep import export_rows, run_sweep, sweep_status
 
-__all__ = ["STATUSES", "Store", "StoreError", "SweepConfig", "Trial", "export_rows", "run_sweep", "sweep_status"]
+__all__ = ["STATUSES", "ComplexityWindow", "Run", "SearchConfig", "Store", "StoreError", "SweepConfig", "Trial",
+           "drive", "export_rows", "run_search", "run_sweep", "search_config", "search_summary", "sweep_config",
+           "sweep_status"]

@@ -153,17 +153,23 @@ class Store:
         db.executemany("INSERT OR REPLACE INTO settings VALUES (?, ?)",
                        [(k, json.dumps(v, sort_keys=True)) for k, v in settings.items()])
 
-    def initialize(self, settings: dict[str, Any], rows: Iterable[tuple[int, dict, dict, dict]]) -> None:
-        """Settings and the pending trials in one transaction: a sweep exists whole or not at all."""
-        with self._tx() as db:
-            self._put_settings(db, settings)
-            self._add_trials(db, rows)
-
     # -- trials --------------------------------------------------------------
-    def add_trials(self, rows: Iterable[tuple[int, dict, dict, dict]]) -> None:
-        """Insert (trial, params, spec_dict, complexity) rows as pending, all or nothing."""
+    def add_trials(self, rows: Iterable[tuple[int, dict, dict, dict]], *,
+                   search: Iterable[tuple[int, list[int] | None, str, float | None]] = (),
+                   results: Iterable[tuple[int, dict, list[dict], float | None]] = (),
+                   settings: dict[str, Any] | None = None) -> None:
+        """One transaction: (trial, params, spec_dict, complexity) rows as pending, their search rows
+        (trial, tokens, arch key, latency_ms), results already known (trial, result, metrics, reward) and
+        settings (the run's config on its first write; the strategy state after asking)."""
         with self._tx() as db:
             self._add_trials(db, rows)
+            db.executemany("INSERT INTO search (trial, tokens, arch, latency_ms) VALUES (?, ?, ?, ?)",
+                           [(i, json.dumps(None if t is None else list(t)), a, lat) for i, t, a, lat in search])
+            for trial, result, metrics, reward in results:
+                self._record_result(db, trial, result, metrics)
+                db.execute("UPDATE search SET reward=? WHERE trial=?", (reward, trial))
+            if settings:
+                self._put_settings(db, settings)
 
     @staticmethod
     def _add_trials(db: sqlite3.Connection, rows: Iterable[tuple[int, dict, dict, dict]]) -> None:
@@ -177,13 +183,19 @@ class Store:
         with self._tx() as db:
             db.execute("UPDATE trials SET status='running', started=? WHERE trial=?", (time.time(), trial))
 
-    def record_result(self, trial: int, result: dict[str, Any], metrics: list[dict[str, Any]]) -> None:
-        """Store a finished trial (done, diverged or failed) and its per-epoch metrics atomically."""
+    def record_result(self, trial: int, result: dict[str, Any], metrics: list[dict[str, Any]], *,
+                      reward: float | None = None, settings: dict[str, Any] | None = None) -> None:
+        """A finished trial (done, diverged or failed), its per-epoch metrics, its reward (searches) and
+        settings (the strategy state after telling it), all in one transaction."""
         status = result.get("status", "failed")
         if status not in STATUSES:
             raise StoreError(f"trial {trial}: unknown status {status!r}")
         with self._tx() as db:
             self._record_result(db, trial, result, metrics)
+            if reward is not None:
+                db.execute("UPDATE search SET reward=? WHERE trial=?", (reward, trial))
+            if settings:
+                self._put_settings(db, settings)
 
     @staticmethod
     def _record_result(db: sqlite3.Connection, trial: int, result: dict[str, Any],
@@ -194,40 +206,14 @@ class Store:
         db.execute(
             "UPDATE trials SET status=?, error=?, best_error=?, epochs=?, wall_seconds=?, "
             "images_per_second=?, message=?, finished=? WHERE trial=?",
-            (status, result.get("test_error"), result.get("best_test_error"), result.get("epochs"),
+            (status, result.get("error"),
+             result.get("best_error"), result.get("epochs"),
              result.get("wall_seconds"), result.get("images_per_second"), result.get("message"),
              time.time(), trial),
         )
         db.execute("DELETE FROM metrics WHERE trial=?", (trial,))
         db.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
                        [(trial, int(m["epoch"]), json.dumps(m)) for m in metrics])
-
-    # -- search trials ---------------------------------------------------------
-    # A search adds trials round by round. Each write that changes what the
-    # strategy has seen also writes its state (a settings key) in the same
-    # transaction, so a driver killed at any instant resumes the strategy
-    # exactly where the store says it is.
-    def add_search_trials(self, rows: Iterable[tuple[int, dict, dict, dict]],
-                          search: Iterable[tuple[int, list[int], str, float | None]], settings: dict[str, Any],
-                          results: Iterable[tuple[int, dict, list[dict], float]] = ()) -> None:
-        """Pending trials, their (trial, tokens, arch key, latency_ms) rows, settings, and any results
-        known already (trial, result, metrics, reward), all in one transaction."""
-        with self._tx() as db:
-            self._add_trials(db, rows)
-            db.executemany("INSERT INTO search (trial, tokens, arch, latency_ms) VALUES (?, ?, ?, ?)",
-                           [(i, json.dumps(list(t)), a, lat) for i, t, a, lat in search])
-            for trial, result, metrics, reward in results:
-                self._record_result(db, trial, result, metrics)
-                db.execute("UPDATE search SET reward=? WHERE trial=?", (reward, trial))
-            self._put_settings(db, settings)
-
-    def record_search_result(self, trial: int, result: dict[str, Any], metrics: list[dict[str, Any]],
-                             reward: float, settings: dict[str, Any]) -> None:
-        """A finished search trial, its reward and settings (the strategy state) in one transaction."""
-        with self._tx() as db:
-            self._record_result(db, trial, result, metrics)
-            db.execute("UPDATE search SET reward=? WHERE trial=?", (reward, trial))
-            self._put_settings(db, settings)
 
     def search_rows(self) -> dict[int, dict[str, Any]]:
         """Per search trial: tokens, arch key, latency_ms and reward (None until finished); {} for sweeps."""

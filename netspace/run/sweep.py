@@ -10,74 +10,20 @@ were running restart from their last epoch checkpoint (``DIR/trials/NNNN``).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from netspace.errors import NetspaceError
-from netspace.run.drive import Entry, drive
+from netspace.run.config import SweepConfig, upgrade
+from netspace.run.driver import Run, drive
 from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
-from netspace.run.settings import TrialSettings
 from netspace.run.store import Store
-
-
-@dataclass(frozen=True)
-class SweepConfig(TrialSettings):
-    """Everything that defines a sweep's results (stored; a rerun must match)."""
-
-    space: str
-    samples: int
-    epochs: int
-    data: str = "fashion-mnist"
-    flops: str | None = None
-    params: str | None = None
-    acts: str | None = None
-    seed: int = 0
-    variant: str | None = None
-    data_dir: str | None = None
-    batch_size: int = 128
-    lr: float = 0.2
-    limit_train: int | None = None
-    limit_test: int | None = None
-    val_fraction: float = 0.0
-    eval_split: str = "test"
-    precision: str = "auto"
-    # Short schedules need the residual branches to start as identities: with
-    # the last BN of each branch at zero, deep or narrow models that otherwise
-    # blow up in their first epoch (error 80-90% after 2 epochs) train normally.
-    zero_init_last_bn: bool = True
-
-    def __post_init__(self) -> None:
-        if self.samples < 1:
-            raise NetspaceError(f"sweep: --samples must be >= 1, got {self.samples}")
-        if self.epochs < 1:
-            raise NetspaceError(f"sweep: --epochs must be >= 1, got {self.epochs}")
-        if self.eval_split == "val" and self.val_fraction <= 0:
-            raise NetspaceError("sweep: evaluating on 'val' needs --val-fraction > 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _initialize(store: Store, config: SweepConfig, log) -> None:
-    """Sample the trials and store them with the settings, all in one transaction."""
-    from netspace.data import load_data
-    from netspace.spaces import get_space
-
-    info = load_data(**config.data_settings(), num_workers=0).info
-    space = get_space(config.space, resolution=info.resolution, in_channels=info.in_channels,
-                      num_classes=info.num_classes, variant=config.variant)
-    result = space.sample(config.samples, seed=config.seed, flops=config.flops, params=config.params,
-                          acts=config.acts)
-    log(f"sampled {len(result)} {space.name} models from {result.candidates:,} candidates "
-        f"(acceptance {100 * result.acceptance_rate:.2f}%)")
-    rows = [(i, s.params, s.spec.to_dict(), s.complexity) for i, s in enumerate(result.samples)]
-    store.initialize({"config": config.to_dict(), "space": space.describe(), "created": time.time()}, rows)
+from netspace.search.propose import SpaceSampler
+from netspace.train.settings import differences
 
 
 def _set_aside(out: Path) -> Path:
@@ -90,21 +36,14 @@ def _set_aside(out: Path) -> Path:
     return old
 
 
-def open_sweep(config: SweepConfig, out: Path, *, force_new: bool = False, log=None) -> Store:
-    """The store of the sweep in ``out``: created and sampled if new, checked against ``config`` if not.
+def space_of(config: SweepConfig | Any):
+    """The design space a sweep or search samples, in the frame of its data (resolution, channels, classes)."""
+    from netspace.data import load_data
+    from netspace.spaces import get_space
 
-    Different stored settings are refused unless ``force_new``, which moves the
-    old sweep to a ``previous-*`` folder first. The caller holds the driver lock.
-    """
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    store, new = open_checked(out, config.to_dict(), force_new=force_new, log=log)
-    try:
-        if new:
-            _initialize(store, config, log)
-        return store
-    except BaseException:
-        store.close()
-        raise
+    info = load_data(**config.trial.data_settings(), num_workers=0).info
+    return get_space(config.space, resolution=info.resolution, in_channels=info.in_channels,
+                     num_classes=info.num_classes, variant=config.variant)
 
 
 def open_checked(out: Path, config: dict[str, Any], *, force_new: bool = False, log=None, what: str = "sweep",
@@ -112,19 +51,20 @@ def open_checked(out: Path, config: dict[str, Any], *, force_new: bool = False, 
     """The store in ``out`` and whether it is new (holds no config yet).
 
     A stored config that differs from ``config`` (keys in ``ignore`` aside) is
-    refused naming the keys, unless ``force_new``, which moves the old run to
-    a ``previous-*`` folder and opens a new store. Shared by sweeps and searches.
+    refused naming each differing setting, unless ``force_new``, which moves
+    the old run to a ``previous-*`` folder and opens a new store. Shared by
+    sweeps, searches and the sweeps of a study.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     store = Store(out, create=True)
     try:
         stored = store.settings().get("config")
-        diff = [] if stored is None else sorted(
-            k for k in set(stored) | set(config) if k not in ignore and stored.get(k) != config.get(k))
+        diff = [] if stored is None else [
+            d for d in differences(upgrade(stored, what), config) if d.split(":", 1)[0] not in ignore]
         if diff:
             if not force_new:
                 raise NetspaceError(
-                    f"{out} holds a {what} with other settings ({', '.join(diff)}); rerun with the same "
+                    f"{out} holds a {what} with other settings ({'; '.join(diff)}); rerun with the same "
                     "settings to continue, use another --out, or add --force-new to start over "
                     f"(the old {what} is kept in a previous-* folder)")
             store.close()
@@ -136,22 +76,41 @@ def open_checked(out: Path, config: dict[str, Any], *, force_new: bool = False, 
         raise
 
 
+def sweep_run(config: SweepConfig, out: Path, *, force_new: bool = False, log=None, name: str | None = None) -> Run:
+    """The sweep in ``out`` as a :class:`Run` of the driver: its store opened (and checked against
+    ``config``), its space's sampler as the proposer. The caller holds the driver lock and closes the store."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    store, new = open_checked(out, config.to_dict(), force_new=force_new, log=log)
+    try:
+        space = space_of(config)
+        sampler = SpaceSampler(space, seed=config.seed, window=config.window.to_dict())
+        run = Run(name or config.space, store, out, sampler, budget=config.samples, batch=config.samples,
+                  trial=config.trial, log=log,
+                  first_settings={"config": config.to_dict(), "kind": "sweep", "space": space.describe(),
+                                  "created": time.time()})
+        if new:
+            run.ask_round()  # the whole sample, with the settings, in one transaction
+            log(f"sampled {config.samples} {space.name} models from {sampler.candidates:,} candidates "
+                f"(acceptance {100 * sampler.acceptance:.2f}%)")
+        return run
+    except BaseException:
+        store.close()
+        raise
+
+
 def run_sweep(config: SweepConfig, out_dir: str | Path, *, workers: int | None = None, executor: str = "local",
               address: str | None = None, force_new: bool = False, log=None) -> dict[str, int]:
     """Run (or continue) the sweep in ``out_dir``; returns the trial counts by status."""
     out = Path(out_dir)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    ex = make_executor(executor, workers, address)  # validates before anything is written
     with DriverLock(out):
-        store = open_sweep(config, out, force_new=force_new, log=log)
+        run = sweep_run(config, out, force_new=force_new, log=log)
         try:
-            _drive(store, config, out, make_executor(executor, workers, address), log)
-            return store.counts()
+            drive([run], ex, log)
+            return run.store.counts()
         finally:
-            store.close()
-
-
-def _drive(store: Store, config: SweepConfig, out: Path, executor, log) -> None:
-    drive([Entry(config.space, store, config.schedule_dict(), config.data_settings(), out)], executor, log)
+            run.store.close()
 
 
 def sweep_status(out_dir: str | Path) -> dict[str, Any]:
@@ -159,7 +118,7 @@ def sweep_status(out_dir: str | Path) -> dict[str, Any]:
     with Store(out_dir) as store:
         trials = store.trials()
         counts = store.counts()
-        config = store.settings().get("config", {})
+        config = upgrade(store.settings().get("config") or {"space": None})
     finished = [t for t in trials if t.status in ("done", "diverged", "failed")]
     done = [t for t in trials if t.status == "done" and t.error is not None]
     best = min(done, key=lambda t: t.error) if done else None
@@ -175,7 +134,7 @@ def export_rows(out_dir: str | Path) -> list[dict[str, Any]]:
     """One flat row per trial: params, complexity, errors, status, timings."""
     rows = []
     with Store(out_dir) as store:
-        space = store.settings().get("config", {}).get("space")
+        space = (store.settings().get("config") or {}).get("space")
         for t in store.trials():
             row: dict[str, Any] = {"trial": t.trial, "space": space, "status": t.status}
             for k, v in t.params.items():

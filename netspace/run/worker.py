@@ -28,18 +28,20 @@ def _data(settings: dict[str, Any]):
 
 def run_trial(job: dict[str, Any]) -> dict[str, Any]:
     """Train the job's spec into ``job["out_dir"]`` (resuming a checkpoint there)."""
+    from netspace.data.config import DataConfig
     from netspace.spec import spec_from_dict
-    from netspace.train import Schedule, train
+    from netspace.train import Schedule, TrialConfig, train_trial
 
     try:
-        result = train(
-            spec_from_dict(job["spec"]),  # a NetSpec, or a CellNetSpec (nasnet search)
-            _data(job["data"]),
-            Schedule.from_dict(job["schedule"]),
-            out_dir=job["out_dir"],
-            progress=False,
-            handle_signals=False,
-        )
+        settings = dict(job["data"])
+        seed = settings.pop("seed", None)
+        trial = TrialConfig(DataConfig(**settings), Schedule.from_dict(job["schedule"]))
+        if seed is not None and trial.seed != seed:
+            raise NetspaceError(f"trial {job['trial']}: data seed {seed} differs from the schedule's {trial.seed}")
+        # The same call as netspace train, with the data this worker already holds.
+        result = train_trial(spec_from_dict(job["spec"]),  # a NetSpec, or a CellNetSpec (nasnet search)
+                             trial, data=_data(job["data"]), out_dir=job["out_dir"], progress=False,
+                             handle_signals=False)
     except NetspaceError as e:
         return {"status": "failed", "message": str(e)}
     except Exception as e:  # a bug or a resource problem in this trial only
@@ -49,8 +51,9 @@ def run_trial(job: dict[str, Any]) -> dict[str, Any]:
     status = result.status if result.status in ("done", "diverged") else "failed"
     return {
         "status": status,
-        "test_error": result.error,
-        "best_test_error": result.best_error,
+        "error": result.error,  # on the evaluated split, eval_split (val or test)
+        "best_error": result.best_error,
+        "eval_split": result.eval_split,
         "epochs": result.epochs,
         "wall_seconds": result.wall_seconds,
         "images_per_second": sum(speeds) / len(speeds) if speeds else None,

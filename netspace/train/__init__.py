@@ -49,8 +49,12 @@ settings are refused naming the differing keys. A NaN/inf loss ends the run
 as ``diverged`` with error 100.
 """
 
+from netspace.data.config import DataConfig
+from netspace.train.config import TrialConfig, trial_config
 from netspace.train.loop import adapt_spec, train
 from netspace.train.result import TrainResult
 from netspace.train.schedule import Schedule, TrainError, lr_at
+from netspace.train.trial import train_trial
 
-__all__ = ["Schedule", "TrainError", "TrainResult", "adapt_spec", "lr_at", "train"]
+__all__ = ["DataConfig", "Schedule", "TrainError", "TrainResult", "TrialConfig", "adapt_spec", "lr_at", "train",
+           "train_trial", "trial_config"]

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from netspace.errors import NetspaceError
+from netspace.fields import from_mapping
+from netspace.fields import help_meta as _help
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 EVAL_SPLITS = ("test", "val")
+CHOICES = {"precision": PRECISIONS, "eval_split": EVAL_SPLITS}
+
+
+# Zero-initialised last BN of every residual branch, the same default in
+# train, sweep, search and study (see the netspace.train docstring for the
+# measurement behind it).
+ZERO_INIT_LAST_BN = True
 
 
 class TrainError(NetspaceError):
@@ -25,24 +34,31 @@ class Schedule:
     see the :mod:`netspace.train` docstring for why each value.
     """
 
-    epochs: int = 10
-    batch_size: int = 128           # global: split evenly over DDP ranks
-    lr: float = 0.2                 # peak learning rate, reached after warmup
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    decay_norm_and_bias: bool = False   # False: no weight decay on BN and biases
-    warmup_epochs: float = 1.0
-    warmup_factor: float = 0.1      # lr starts at lr * warmup_factor
-    final_lr_factor: float = 0.0    # cosine ends at lr * final_lr_factor
-    label_smoothing: float = 0.1
-    ema_decay: float = 0.0          # 0 disables the weight EMA
-    zero_init_last_bn: bool = False
-    augment: bool = True            # random crop + flip per the dataset's policy
-    precision: str = "auto"         # auto | bf16 | fp16 | fp32
-    channels_last: bool | None = None   # None: the faster layout for the device (see precision.py)
-    eval_split: str = "test"        # "val" for search: never select on test
-    seed: int = 0
+    epochs: int = field(default=10, metadata=_help("epochs"))
+    batch_size: int = field(default=128, metadata=_help("global batch size (split evenly over DDP ranks)"))
+    lr: float = field(default=0.2, metadata=_help("peak learning rate, reached after warmup"))
+    momentum: float = field(default=0.9, metadata=_help("SGD momentum"))
+    nesterov: bool = field(default=True, metadata=_help("Nesterov momentum"))
+    weight_decay: float = field(default=5e-4, metadata=_help("weight decay (not on BN and biases unless "
+                                                             "--decay-norm-and-bias)"))
+    decay_norm_and_bias: bool = field(default=False, metadata=_help("apply weight decay to BN and biases too"))
+    warmup_epochs: float = field(default=1.0, metadata=_help("linear warmup length in epochs (0 = none)"))
+    warmup_factor: float = field(default=0.1, metadata=_help("the lr starts at lr x this factor"))
+    final_lr_factor: float = field(default=0.0, metadata=_help("the cosine ends at lr x this factor"))
+    label_smoothing: float = field(default=0.1, metadata=_help("label smoothing"))
+    ema_decay: float = field(default=0.0, metadata=_help("weight EMA decay per step (0 = off)"))
+    zero_init_last_bn: bool = field(default=ZERO_INIT_LAST_BN, metadata=_help(
+        "start each residual branch's last BN at zero, so blocks start as identities"))
+    augment: bool = field(default=True, metadata=_help("random crop + flip per the dataset's policy"))
+    precision: str = field(default="auto", metadata=_help(
+        "auto: the fastest correct path on this machine (bf16 + channels_last where bf16 is native, "
+        "fp32 + channels_last elsewhere); fp32: the plain NCHW path; bf16; fp16 (CUDA)"))
+    channels_last: bool | None = field(default=None, metadata=_help(
+        "memory layout (default: the faster one for the device and precision)"))
+    eval_split: str = field(default="test", metadata=_help("split to evaluate on: test, or val (needs "
+                                                           "--val-fraction > 0; searches select on val)"))
+    seed: int = field(default=0, metadata=_help("seed of the sampling, data split and subset, init, data "
+                                                "order and augmentation"))
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -52,11 +68,7 @@ class Schedule:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Schedule":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TrainError(f"schedule: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-        return cls(**data)
+        return from_mapping(cls, data, TrainError, "schedule")
 
     def replace(self, **changes: Any) -> "Schedule":
         return dataclasses.replace(self, **changes)

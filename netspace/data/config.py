@@ -1,0 +1,52 @@
+"""Which data a run trains and evaluates on, as one frozen dataclass (stored with every run)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from netspace.data.info import DataError
+from netspace.fields import from_mapping
+from netspace.fields import help_meta as _help
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The dataset and its subset: the keyword arguments of :func:`netspace.data.load_data` but the seed.
+
+    The seed is the schedule's (one seed fixes the split, the subset, the
+    init and the data order), so it is not repeated here.
+    """
+
+    name: str = field(default="fashion-mnist", metadata=_help(
+        "dataset: fashion-mnist (embedded), cifar10, imagefolder or synthetic"))
+    data_dir: str | None = field(default=None, metadata=_help("dataset directory (cifar10, imagefolder)"))
+    val_fraction: float = field(default=0.0, metadata=_help(
+        "hold out this fraction of train as a class-stratified validation split"))
+    limit_train: int | None = field(default=None, metadata=_help("train on a seeded subset of N images"))
+    limit_test: int | None = field(default=None, metadata=_help("evaluate on a seeded subset of N images"))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise DataError(f"data: name must be a dataset name, got {self.name!r}")
+        v = self.val_fraction
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v < 1:
+            raise DataError(f"data: --val-fraction must be in [0, 1), got {v!r}")
+        for key in ("limit_train", "limit_test"):
+            n = getattr(self, key)
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+                raise DataError(f"data: --{key.replace('_', '-')} must be a positive integer, got {n!r}")
+
+    def load_kwargs(self, seed: int) -> dict[str, Any]:
+        """Keyword arguments of ``load_data`` (JSON-able: sent to workers as they are)."""
+        return {"name": self.name, "data_dir": self.data_dir, "val_fraction": self.val_fraction, "seed": seed,
+                "limit_train": self.limit_train, "limit_test": self.limit_test}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DataConfig":
+        return from_mapping(cls, data, DataError, "data")
