@@ -512,10 +512,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 # -- analyze -----------------------------------------------------------------
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="compare sweeps: EDFs, KS tests, best ranges, RegNet fits, in one HTML page")
-    p.add_argument("dirs", nargs="+", help="sweep directories")
+    p.add_argument("dirs", nargs="+", metavar="[LABEL=]DIR", help="sweep directories, each labelled LABEL in the "
+                   "report (default: its name, with its parents' where two inputs share one)")
     p.add_argument("--out", default="report.html", help="the HTML page to write (default report.html)")
     p.add_argument("--normalize", choices=["flops", "params"], help="complexity-normalize the EDFs")
-    p.add_argument("--metrics", help="parameters to plot error against, comma-separated (default: all sampled)")
+    p.add_argument("--metrics", help="columns to plot error against, comma-separated (default: every design "
+                   "parameter that varies)")
     p.set_defaults(func=_cmd_analyze)
 
 

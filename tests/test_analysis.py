@@ -199,9 +199,16 @@ def test_fit_fifty_models_in_a_few_seconds():
 
 def test_fit_top_models_of_a_sweep():
     df = demo_trials(n=30)
-    fits = an.fit_top_models(df, "RegNetX", top=5)
-    assert len(fits) == 5 and (fits["e_fit"] == 0).all()  # demo widths are exact RegNets
-    assert fits["error"].is_monotonic_increasing
+    fits = an.fit_top_models(df, "RegNetX", top=10)
+    assert len(fits) == 10 and fits["error"].is_monotonic_increasing
+    # fitted values have names of their own: never the sampled w0, wa, wm of the same rows
+    assert {"fit_w0", "fit_wa", "fit_wm", "fit_depth", "fit_e"} <= set(fits.columns)
+    assert not {"w0", "wa", "wm", "d", "e_fit"} & set(fits.columns)
+    # a model whose widths follow the quantized linear rule exactly (no group-width adjustment) fits exactly
+    rows = df[df["sweep"] == "RegNetX"].set_index("trial").loc[fits["trial"]]
+    exact = [list(r.block_widths) == quantized_widths(r.depth, r.w0, r.wa, r.wm)[0] for r in rows.itertuples()]
+    assert any(exact) and (fits.loc[exact, "fit_e"] == 0).all()
+    assert (fits["fit_e"] < 0.1).all()
 
 
 # -- DataFrame-level -----------------------------------------------------------------------------------
@@ -247,14 +254,20 @@ def test_correlations_and_trends():
     expect = stats.spearmanr(*df[(df.sweep == "RegNetX") & (df.status == "done")][["flops", "error"]].T.values)
     assert c.loc[("RegNetX", "flops"), "spearman"] == pytest.approx(expect.statistic)
     assert c.loc[("RegNetX", "flops"), "spearman"] < -0.8  # demo error falls with flops
-    t = an.trends(df, ["wm", "d"], samples=500)
-    assert set(t["parameter"]) == {"wm", "d"} and (t["low"] <= t["median"]).all() and (t["median"] <= t["high"]).all()
+    t = an.trends(df, ["wm", "depth"], samples=500)
+    assert set(t["parameter"]) == {"wm", "depth"}
+    assert (t["low"] <= t["median"]).all() and (t["median"] <= t["high"]).all()
     assert t["flops"].is_monotonic_increasing
 
 
 def test_parameter_columns():
     df = demo_trials(n=10)
-    assert an.parameter_columns(df) == ["d", "w0", "wa", "wm", "g"]  # b is constant; results are not parameters
+    # RegNetX's bottleneck_ratio and se_ratio are constant; measurements, complexity and per-stage
+    # structure vary but are not design parameters
+    assert an.parameter_columns(df) == ["depth", "group_width", "w0", "wa", "wm"]
+    assert df["images_per_second"].nunique() > 1 and df["epochs"].nunique() > 1
+    df["fit_wa"], df["latency_ms"], df["pred_flops"] = df["wa"] * 1.01, df["flops"] / 1e6, 1.0 * df.index
+    assert an.parameter_columns(df) == ["depth", "group_width", "w0", "wa", "wm"]
 
 
 # -- readers -----------------------------------------------------------------------------------------

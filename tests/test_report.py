@@ -44,7 +44,7 @@ def report(tmp_path_factory):
     df = demo_trials(n=40, seed=1)
     df["sweep"] = df["sweep"].replace("AnyNetX_A", EVIL)
     out = tmp_path_factory.mktemp("report") / "report.html"
-    path = write_report(df, out, normalize="flops", metrics=["d", "wm"], samples=500)
+    path = write_report(df, out, normalize="flops", metrics=["depth", "wm"], samples=500)
     return df, path
 
 
@@ -81,7 +81,7 @@ def test_every_plot_written_as_png_svg_csv(report):
     _, path = report
     folder = os.path.join(os.path.dirname(path), "report_plots")
     names = {os.path.splitext(f)[0] for f in os.listdir(folder)}
-    assert {"edf", "error_vs_complexity", "error_vs_d", "error_vs_wm", "efit", "block_widths", "curves",
+    assert {"edf", "error_vs_complexity", "error_vs_depth", "error_vs_wm", "efit", "block_widths", "curves",
             "trends"} <= names
     for name in names:
         for ext in (".png", ".svg", ".csv"):

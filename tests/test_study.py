@@ -223,7 +223,7 @@ def test_bottleneck_and_efit_observations():
     df = _frame({"AnyNetX_E": np.arange(20.0) + 10}, AnyNetX_E={"block_widths": widths})
     obs, fits = efit_observation(df)
     assert obs.verdict == AGREES and len(fits) == 10
-    assert fits["e_fit"].iloc[0] < 0.01  # the best model is exactly quantized linear
+    assert fits["fit_e"].iloc[0] < 0.01  # the best model is exactly quantized linear
     # A perfect ranking of 3 models is not significant (exact one-sided p = 1/6).
     df = _frame({"AnyNetX_E": np.arange(3.0) + 10}, AnyNetX_E={"block_widths": widths[:3]})
     obs, _ = efit_observation(df)

@@ -147,9 +147,10 @@ def test_cli_export_json_and_status(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "netspace.cli", "sweep", "export", str(tmp_path), "--format", "json"],
                           capture_output=True, text=True, check=True)
     rows = json.loads(proc.stdout)
-    assert rows == [{"trial": 0, "space": "RegNetX", "status": "done", "depth": 13, "w0": 24, "flops": 10, "params": 20,
-                     "acts": 30, "error": 12.5, "best_error": 12.0, "epochs": 2, "wall_seconds": 3.0,
-                     "images_per_second": None, "message": None}]
+    assert rows == [{"sweep": tmp_path.name, "trial": 0, "space": "RegNetX", "status": "done", "eval_split": None,
+                     "depth": 13, "w0": 24, "flops": 10, "params": 20, "acts": 30, "error": 12.5, "best_error": 12.0,
+                     "epochs": 2, "wall_seconds": 3.0, "images_per_second": None, "curve": "[]",
+                     "block_widths": "[]", "message": None}]
     proc = subprocess.run([sys.executable, "-m", "netspace.cli", "sweep", "status", str(tmp_path)],
                           capture_output=True, text=True, check=True)
     assert "done 1" in proc.stdout and "error 12.50%" in proc.stdout
@@ -171,7 +172,8 @@ def test_export_csv_and_parquet_round_trip(tmp_path):
     csv = pd.read_csv(tmp_path / "t.csv")
     assert list(csv["trial"]) == [0, 1, 2] and list(csv["flops"]) == [10, 11, 12]
     assert csv.loc[1, "error"] == 7.25 and list(csv["status"]) == ["pending", "done", "pending"]
-    assert csv.loc[0, "depths"] == "[1, 2, 3, 4]"  # lists stay one JSON cell
+    assert csv.loc[0, ["depths1", "depths2", "depths3", "depths4"]].tolist() == [1, 2, 3, 4]  # as analysis reads them
+    assert csv.loc[1, "curve"] == "[]"  # list results stay one JSON cell
     pytest.importorskip("pyarrow")  # installed by scripts/setup.sh (the parquet extra)
     assert main(["sweep", "export", str(tmp_path), "--format", "parquet", "--out", str(tmp_path / "t.parquet")]) == 0
     pq = pd.read_parquet(tmp_path / "t.parquet")

@@ -2,7 +2,7 @@
 evidence with intervals, exact p-values and detectable effects (``netspace.analysis.evidence``).
 
 Functions take plain arrays or a trials DataFrame (one row per trial; see
-:mod:`netspace.analysis.frame` for the columns) and validate at the boundary;
+:mod:`netspace.schema` for the columns and their roles) and validate at the boundary;
 bad input raises :class:`AnalysisError` (a :class:`netspace.errors.NetspaceError`).
 """
 
@@ -12,7 +12,7 @@ from netspace.analysis.by_sweep import compare_sweeps, complexity_weights, finis
 from netspace.analysis.compare import KSResult, compare_all, comparison_table, ks_test
 from netspace.analysis.edf import edf, edf_at
 from netspace.analysis.evidence import Evidence, compare_errors, detectable_ks_d, detectable_rho, rank_correlation
-from netspace.analysis.frame import finished, parameter_columns, sweeps
+from netspace.analysis.frame import finished, parameter_columns, splits, sweeps
 from netspace.analysis.normalize import common_log_bins, normalized_weights
 from netspace.analysis.read_nds import read_nds
 from netspace.analysis.read_pycls import read_pycls_sweep
@@ -26,7 +26,7 @@ __all__ = [
     "best_range", "best_ranges", "bootstrap_best", "common_log_bins", "compare_all", "compare_sweeps",
     "comparison_table", "complexity_weights", "correlations", "edf", "edf_at", "finished", "finished_by_sweep",
     "fit_regnet", "fit_top_models", "ks_test", "normalized_weights", "parameter_columns", "read_nds",
-    "read_pycls_sweep", "summarize", "sweeps", "trends",
+    "read_pycls_sweep", "splits", "summarize", "sweeps", "trends",
 ]
 __all__ += ["RUNTIME_MODELS", "RuntimeModel", "fit_runtime_models"]
 __all__ += ["Evidence", "compare_errors", "detectable_ks_d", "detectable_rho", "rank_correlation"]

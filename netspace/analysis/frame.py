@@ -1,9 +1,11 @@
-"""The trials DataFrame: one row per trial, columns by convention.
+"""The trials DataFrame: one row per trial, in the columns of ``netspace.schema``.
 
-``sweep`` (str), ``trial`` (int), ``status`` (done|diverged|failed|pending|running),
-``error`` (final test error, percent), ``best_error``, ``flops``, ``params``,
-``acts``, ``wall_seconds``, optional list columns ``block_widths`` and
-``curve``; every other numeric column is a sampled parameter.
+``sweep`` (str), ``trial`` (int), ``status`` (``schema.STATUSES``), ``error``
+(final error on ``eval_split``, percent), ``best_error``, ``flops``,
+``params``, ``acts``, optional list columns ``block_widths`` and ``curve``;
+each column's role (design parameter, complexity, measurement, fit, ...)
+is told by its name (``schema.role``), and analysis plots error only against
+design parameters.
 """
 
 from __future__ import annotations
@@ -12,19 +14,9 @@ import numpy as np
 import pandas as pd
 
 from netspace.analysis._checks import AnalysisError, require_frame
+from netspace.schema import COMPLEXITY, STATUSES, columns_with_role
 
-STATUSES = ("done", "diverged", "failed", "pending", "running")
-COMPLEXITY = ("flops", "params", "acts")
-RESERVED = frozenset(
-    {"sweep", "trial", "status", "error", "best_error", "block_widths", "curve", "wall_seconds", "seed", "spec",
-     *COMPLEXITY}
-)
-# Measured latency (``netspace latency DIR``): a result, not a sampled parameter.
-LATENCY = ("latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_predicted_ms", "latency_batch",
-           "latency_resolution", "latency_threads")
-RESERVED = RESERVED | frozenset(LATENCY)
-# A search's reward (``netspace search``): a result too.
-RESERVED = RESERVED | {"reward"}
+__all__ = ["COMPLEXITY", "STATUSES", "finished", "parameter_columns", "splits", "sweeps"]
 
 
 def finished(df: pd.DataFrame, sweep: str | None = None) -> pd.DataFrame:
@@ -51,12 +43,28 @@ def sweeps(df: pd.DataFrame) -> list[str]:
 
 
 def parameter_columns(df: pd.DataFrame) -> list[str]:
-    """Numeric columns that vary across trials and are not reserved (the sampled parameters)."""
+    """The design parameters (``schema.role`` "design") that are numeric and vary across trials.
+
+    Measurements (errors, images/s, latency), complexity, per-stage structure
+    and fitted values are never among them, whatever their values.
+    """
     require_frame(df, ())
     out = []
-    for col in df.columns:
-        if col in RESERVED or not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+    for col in columns_with_role(df.columns, "design"):
+        if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
             continue
         if df[col].dropna().nunique() > 1:
-            out.append(str(col))
+            out.append(col)
+    return out
+
+
+def splits(df: pd.DataFrame) -> dict[str, str | None]:
+    """Per sweep, the split its errors are measured on (``eval_split``; None where not recorded)."""
+    require_frame(df, ("sweep",))
+    if "eval_split" not in df.columns:
+        return dict.fromkeys(sweeps(df))
+    out = {}
+    for name in sweeps(df):
+        values = df.loc[df["sweep"].astype(str) == name, "eval_split"].dropna().astype(str).unique()
+        out[name] = "/".join(sorted(values)) or None
     return out

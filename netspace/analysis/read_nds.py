@@ -57,6 +57,7 @@ def _record(rec: Any, index: int, sweep: str, path: str) -> dict[str, Any]:
         "trial": index,
         "name": str(rec.get("job_id", index)),
         "status": status,
+        "eval_split": "test",  # published errors are test-set errors
         "error": curve[-1] if curve else math.nan,
         "best_error": best,
         "flops": number(rec.get("flops")),

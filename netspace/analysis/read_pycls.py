@@ -97,6 +97,7 @@ def _record(rec: Any, index: int, sweep: str, path: str) -> dict[str, Any]:
         "trial": index,
         "name": os.path.basename(os.path.dirname(log_file)) if log_file else f"job{index}",
         "status": status,
+        "eval_split": "test",  # published errors are test-set errors
         "error": curve[-1] if curve else math.nan,
         "best_error": min(curve) if curve and not is_bad(curve) else math.nan,
         "flops": number(cx.get("flops")),

@@ -20,6 +20,11 @@ adjusted for group compatibility). The better of the two is returned.
 The paper's top-left panel of its Fig. 8 also shows the plain linear fit
 u_j = w0 + wa * j of the widths (eq. 2 without quantization); we report its
 least-squares (linear_w0, linear_wa) as well.
+
+In a trials table the fit's values are ``fit_*`` columns (``fit_w0``,
+``fit_wa``, ``fit_wm``, ``fit_depth``, ``fit_e``, ``fit_linear_w0``,
+``fit_linear_wa``; ``netspace.schema.FIT_COLUMNS``), so a fitted wa is
+never read as the sampled ``wa`` of a RegNet sweep.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import pandas as pd
 
 from netspace.analysis._checks import AnalysisError, as_values
 from netspace.analysis.frame import finished
+from netspace.schema import FIT_COLUMNS
 from netspace.spaces.regnet import QUANTUM, quantized_widths
 
 
@@ -53,6 +59,17 @@ class RegNetFit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def to_row(self) -> dict[str, Any]:
+        """The fit as ``fit_*`` columns of a table row."""
+        return {FIT_COLUMNS[k]: v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_row(cls, row: Any) -> "RegNetFit":
+        """The fit in a row of ``fit_*`` columns (a dict or a pandas row)."""
+        v = {k: row[c] for k, c in FIT_COLUMNS.items()}
+        return cls(w0=int(v["w0"]), wa=float(v["wa"]), wm=float(v["wm"]), d=int(v["d"]), e_fit=float(v["e_fit"]),
+                   linear_w0=float(v["linear_w0"]), linear_wa=float(v["linear_wa"]))
 
 
 def _predict(w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, d: int, q: int) -> np.ndarray:
@@ -162,7 +179,7 @@ def fit_regnet(block_widths: Any, *, q: int = QUANTUM, wm_range: tuple[float, fl
 
 
 def fit_top_models(df: pd.DataFrame, sweep: str | None = None, top: int = 10) -> pd.DataFrame:
-    """RegNet fits of the ``top`` lowest-error finished trials that record ``block_widths``."""
+    """RegNet fits (``fit_*`` columns) of the ``top`` lowest-error finished trials that record ``block_widths``."""
     done = finished(df, sweep)
     if "block_widths" not in done.columns:
         raise AnalysisError("fit_top_models: the trials have no block_widths column; record per-block widths")
@@ -172,5 +189,5 @@ def fit_top_models(df: pd.DataFrame, sweep: str | None = None, top: int = 10) ->
     rows = []
     for _, row in has.sort_values("error", kind="stable").head(top).iterrows():
         fit = fit_regnet(row["block_widths"])
-        rows.append({"sweep": row["sweep"], "trial": row.get("trial"), "error": float(row["error"]), **fit.to_dict()})
+        rows.append({"sweep": row["sweep"], "trial": row.get("trial"), "error": float(row["error"]), **fit.to_row()})
     return pd.DataFrame(rows)

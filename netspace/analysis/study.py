@@ -206,14 +206,14 @@ def efit_observation(df: pd.DataFrame, space: str = "AnyNetX_E", top: int = 10, 
     rows = []
     for _, row in done.sort_values("error", kind="stable").iterrows():
         fit = fit_regnet(row["block_widths"])
-        rows.append({"sweep": space, "trial": row["trial"], "error": float(row["error"]), **fit.to_dict()})
+        rows.append({"sweep": space, "trial": row["trial"], "error": float(row["error"]), **fit.to_row()})
     fits = pd.DataFrame(rows)
     k = max(1, min(top, len(fits) // 2))
-    good, rest = fits["e_fit"].head(k).median(), fits["e_fit"].iloc[k:].median()
+    good, rest = fits["fit_e"].head(k).median(), fits["fit_e"].iloc[k:].median()
     # The claim is directional (lower e_fit, lower error): one-sided permutation p, exact up to 8 models.
-    ev = rank_correlation(fits["e_fit"], fits["error"], alternative="greater", seed=seed)
+    ev = rank_correlation(fits["fit_e"], fits["error"], alternative="greater", seed=seed)
     if ev.effect is not None and ev.effect < 0:
-        ev = rank_correlation(fits["e_fit"], fits["error"], alternative="less", seed=seed)
+        ev = rank_correlation(fits["fit_e"], fits["error"], alternative="less", seed=seed)
     evidence = (f"median e_fit of the best {k}: {good:.3f}, of the rest: {rest:.3f}; Spearman(e_fit, error): "
                 f"{describe(ev)}")
     if ev.effect is None:

@@ -96,9 +96,7 @@ def widths_plot(top: pd.DataFrame, fits: pd.DataFrame | None = None):
         if fits is not None:
             f = fits[(fits["sweep"] == row["sweep"]) & (fits["trial"] == row["trial"])]
             if len(f):
-                r = f.iloc[0]
-                fw = RegNetFit(int(r["w0"]), float(r["wa"]), float(r["wm"]), int(r["d"]), float(r["e_fit"]),
-                               float(r["linear_w0"]), float(r["linear_wa"])).widths()
+                fw = RegNetFit.from_row(f.iloc[0]).widths()
                 ax.plot(np.arange(len(fw)), fw, "--", color=color(i), lw=1.2)
                 rows += [{"sweep": row["sweep"], "trial": row["trial"], "block": j, "width": x, "kind": "fit"}
                          for j, x in enumerate(fw)]
@@ -111,8 +109,8 @@ def widths_plot(top: pd.DataFrame, fits: pd.DataFrame | None = None):
     return fig, pd.DataFrame(rows)
 
 
-def curves_plot(top: pd.DataFrame):
-    """Test error per epoch of the best models."""
+def curves_plot(top: pd.DataFrame, split: str | None = "test"):
+    """Error per epoch (on ``split``) of the best models."""
     fig, (ax,) = new_axes(6.4, 4.2)
     rows = []
     for i, (_, row) in enumerate(top.iterrows()):
@@ -121,7 +119,7 @@ def curves_plot(top: pd.DataFrame):
                 label=f"{text(row['sweep'])} #{row['trial']} (final {row['error']:.2f}%)")
         rows += [{"sweep": row["sweep"], "trial": row["trial"], "epoch": j + 1, "error": e} for j, e in enumerate(c)]
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"test {ERROR_LABEL}")
+    ax.set_ylabel(f"{split} {ERROR_LABEL}" if split else ERROR_LABEL)
     ax.legend(fontsize=7)
     return fig, pd.DataFrame(rows)
 
@@ -130,8 +128,8 @@ def efit_plot(fits: pd.DataFrame):
     """e_fit against error of the fitted top models (the RegNet paper's Fig. 8, bottom)."""
     fig, (ax,) = new_axes()
     for i, (name, part) in enumerate(fits.groupby("sweep", sort=False)):
-        ax.scatter(part["e_fit"], part["error"], s=18, color=color(i), label=f"{text(name)} (n={len(part)})")
-    ax.set_xlabel("e_fit (mean |log ratio| of widths to RegNet fit)")
+        ax.scatter(part["fit_e"], part["error"], s=18, color=color(i), label=f"{text(name)} (n={len(part)})")
+    ax.set_xlabel("fit_e = e_fit (mean |log ratio| of widths to RegNet fit)")
     ax.set_ylabel(ERROR_LABEL)
     ax.legend(fontsize=8)
     return fig, fits

@@ -144,9 +144,9 @@ def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces:
 
     if not fits.empty:
         body.append(section("RegNet fit of the best AnyNetX_E models",
-                            paragraph("Quantized linear fit of each model's per-block widths: e_fit is the mean "
-                                      "|log(w_j / ŵ_j)| over blocks; d, w0, wa, wm are the fitted RegNet "
-                                      "parameters.", "note"),
+                            paragraph("Quantized linear fit of each model's per-block widths: fit_e (the paper's "
+                                      "e_fit) is the mean |log(w_j / ŵ_j)| over blocks; fit_depth, fit_w0, "
+                                      "fit_wa, fit_wm are the fitted RegNet parameters.", "note"),
                             table(fits.drop(columns=["sweep"]).round(4)),
                             keep(figures.efit_plot(fits), "efit_anynetx_e", "e_fit vs error, best AnyNetX_E models")))
 

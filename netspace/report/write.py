@@ -12,7 +12,7 @@ from netspace.analysis import (
     AnalysisError, best_ranges, compare_sweeps, comparison_table, complexity_weights, correlations,
     finished_by_sweep, fit_top_models, parameter_columns, summarize, trends,
 )
-from netspace.analysis.frame import COMPLEXITY
+from netspace.analysis.frame import COMPLEXITY, splits
 from netspace.report import figures
 from netspace.report.output import Plot, save_plot
 from netspace.report.page import esc, figure, page, paragraph, section, table
@@ -25,6 +25,18 @@ def _has_lists(part: pd.DataFrame, column: str) -> bool:
     return column in part.columns and part[column].map(lambda v: isinstance(v, (list, tuple)) and len(v) > 0).any()
 
 
+def _split_words(df: pd.DataFrame) -> tuple[str, str | None]:
+    """Which split the errors are on, as words for the page, and the one split of all sweeps (else None)."""
+    by_split: dict[str | None, list[str]] = {}
+    for name, split in splits(df).items():
+        by_split.setdefault(split, []).append(name)
+    if len(by_split) == 1:
+        (split,) = by_split
+        return (f"on the {split} split" if split else "on a split the data does not record"), split
+    return "on " + "; ".join(f"the {split or 'unrecorded'} split ({', '.join(names)})"
+                             for split, names in by_split.items()), None
+
+
 def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: str | None = None,
                  metrics: Sequence[str] | None = None, title: str = "netspace sweep report",
                  samples: int = 2500, seed: int = 0) -> str:
@@ -32,8 +44,8 @@ def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: st
 
     ``normalize`` ("flops" or "params") weights the EDFs and KS tests so the
     sweeps' complexity distributions match (see netspace.analysis.normalize);
-    ``metrics`` are the parameter columns to plot error against (default: every
-    numeric column that varies and is not a result column).
+    ``metrics`` are the columns to plot error against (default: every design
+    parameter that varies; ``netspace.schema`` tells a column's role by its name).
     """
     if normalize not in (None, "flops", "params"):
         raise AnalysisError(f"normalize: expected None, 'flops' or 'params', got {normalize!r}")
@@ -55,7 +67,8 @@ def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: st
         plots.append(plot)
         return figure(plot, page_dir)
 
-    body = [paragraph(f"{len(df)} trials in {summary.shape[0]} sweep(s); errors are final top-1 test errors (%) "
+    where, split = _split_words(df)
+    body = [paragraph(f"{len(df)} trials in {summary.shape[0]} sweep(s); errors are final top-1 errors (%) {where}, "
                       "of finished trials.", "note")]
     empty = [s for s in summary["sweep"] if s not in groups]
     if empty:
@@ -121,14 +134,15 @@ def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: st
     if _has_lists(done_all, "block_widths"):
         fits = pd.concat([fit_top_models(part, name, FIT_MODELS) for name, part in groups.items()
                           if _has_lists(part, "block_widths")], ignore_index=True)
-        efit = fits.groupby("sweep", sort=False)["e_fit"].describe()[["count", "min", "50%", "max"]].reset_index()
+        efit = fits.groupby("sweep", sort=False)["fit_e"].describe()[["count", "min", "50%", "max"]].reset_index()
         body.append(section(
             "RegNet fit of the top models",
             paragraph("Quantized linear fit (RegNet paper, sec. 3.3): grid search over w0 (multiples of 8), wa, wm "
-                      "minimizing e_fit = mean |log(w_j / ŵ_j)| over blocks; linear_w0/linear_wa: least-squares "
-                      "fit u_j = w0 + wa·j of the widths.", "note"),
-            table(fits.round(4)), "<h3>e_fit distribution per sweep</h3>", table(efit),
-            keep(figures.efit_plot(fits), "efit", "e_fit vs error of the top models"),
+                      "minimizing fit_e (the paper's e_fit) = mean |log(w_j / ŵ_j)| over blocks; fit_w0, fit_wa, "
+                      "fit_wm: the fitted values (not the sampled w0, wa, wm); fit_linear_w0/fit_linear_wa: "
+                      "least-squares fit u_j = w0 + wa·j of the widths.", "note"),
+            table(fits.round(4)), "<h3>fit_e distribution per sweep</h3>", table(efit),
+            keep(figures.efit_plot(fits), "efit", "fit_e vs error of the top models"),
         ))
         shown = best[best["block_widths"].map(lambda v: isinstance(v, (list, tuple)) and len(v) > 0)]
         body.append(section("Per-block widths of the best models",
@@ -137,7 +151,8 @@ def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: st
     if _has_lists(done_all, "curve"):
         shown = best[best["curve"].map(lambda v: isinstance(v, (list, tuple)) and len(v) > 0)]
         body.append(section("Training curves of the best models",
-                            keep(figures.curves_plot(shown), "curves", "Test error per epoch of the best models")))
+                            keep(figures.curves_plot(shown, split), "curves",
+                                 f"{(split or 'eval').capitalize()} error per epoch of the best models")))
 
     os.makedirs(page_dir, exist_ok=True)
     tmp = out_html + ".tmp"

@@ -38,7 +38,7 @@ from typing import Any, Callable, TextIO
 
 from netspace.errors import NetspaceError
 from netspace.run.store import Store
-from netspace.search.propose import Candidate, Proposer
+from netspace.search.propose import Proposer
 from netspace.train.config import TrialConfig
 
 FINISHED = ("done", "diverged", "failed")

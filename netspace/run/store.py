@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from netspace.errors import NetspaceError
+from netspace.schema import STATUSES  # what each status means: netspace.schema.STATUS_MEANINGS
 
 STORE_NAME = "sweep.sqlite"
-STATUSES = ("pending", "running", "done", "diverged", "failed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);

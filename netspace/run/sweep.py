@@ -10,7 +10,6 @@ were running restart from their last epoch checkpoint (``DIR/trials/NNNN``).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -128,19 +127,3 @@ def sweep_status(out_dir: str | Path) -> dict[str, Any]:
     return {"space": config.get("space"), "total": len(trials), "counts": counts,
             "best": None if best is None else {"trial": best.trial, "error": best.error, "flops": best.flops},
             "eta_seconds_one_worker": eta}
-
-
-def export_rows(out_dir: str | Path) -> list[dict[str, Any]]:
-    """One flat row per trial: params, complexity, errors, status, timings."""
-    rows = []
-    with Store(out_dir) as store:
-        space = (store.settings().get("config") or {}).get("space")
-        for t in store.trials():
-            row: dict[str, Any] = {"trial": t.trial, "space": space, "status": t.status}
-            for k, v in t.params.items():
-                row[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
-            row.update(flops=t.flops, params=t.num_params, acts=t.acts, error=t.error, best_error=t.best_error,
-                       epochs=t.epochs, wall_seconds=t.wall_seconds, images_per_second=t.images_per_second,
-                       message=t.message)
-            rows.append(row)
-    return rows

@@ -1,0 +1,214 @@
+"""One trial row: the columns of every trials table, what each one is, and the one function that makes a row.
+
+Every table of trials (``netspace sweep export``, the analysis DataFrame of
+``netspace.run.frame.load``, the demo data of ``netspace.analysis.demo``) is
+made of rows from :func:`trial_row`, so the three have the same columns.
+
+Each column has one *role*, told by its name (:func:`role`):
+
+==========  ===============================================================
+id          which trial and how its run went: ``sweep``, ``trial``, ``space``,
+            ``status``, ``eval_split``, ``message``
+design      a sampled design parameter, under the space's own name (``depth``,
+            ``w0``, ``wa``, ``wm``, ``group_width``, ...; a list parameter
+            ``depths`` becomes ``depths1..depthsK``). The only role analysis
+            plots error against by default.
+structure   derived from the spec, not sampled: ``depth_s1..``, ``width_s1..``
+            (per stage), ``block_widths``, ``spec``
+complexity  ``flops``, ``params``, ``acts``: exact, from the spec
+measured    a result of training or timing: ``error``, ``best_error``,
+            ``curve`` (percent, on ``eval_split``), ``epochs``, ``wall_seconds``,
+            ``images_per_second``, ``reward``, and everything ``latency_*``
+fitted      computed afterwards from other columns: ``fit_*`` (the RegNet
+            fit of a model's widths: ``fit_w0``, ``fit_wa``, ``fit_wm``, ...),
+            ``pred_*`` (runtime-model predictions), ``latency_predicted_ms``
+==========  ===============================================================
+
+Every name the pipeline writes outside the design parameters is declared
+here (:data:`COLUMNS`, :data:`PREFIXES`, the per-stage pattern), and a
+sampled parameter whose name would fall in another role is refused, so a
+design parameter and a measurement never share a name. To add a column, add
+it to :data:`COLUMNS` (or give it a registered prefix) and set it in
+:func:`trial_row`.
+
+Stdlib only: both ``netspace.run`` (which writes rows) and
+``netspace.analysis`` (which must not import ``run``) use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from netspace.errors import NetspaceError
+
+# Lifecycle order. A trial is stored "pending" when sampled; the driver marks it
+# "running" when a worker takes it; a finished trial is one of the last three.
+STATUSES = ("pending", "running", "done", "diverged", "failed")
+STATUS_MEANINGS = {
+    "pending": "sampled and stored, not started",
+    "running": "handed to a worker (a driver killed meanwhile restarts it from its last epoch checkpoint)",
+    "done": "trained every epoch; error is the final error on eval_split",
+    "diverged": "the loss became NaN/inf; error is recorded as 100 (worst, not missing)",
+    "failed": "raised an error; message says which; no error",
+}
+FINISHED = ("done", "diverged", "failed")
+
+ROLES = ("id", "design", "structure", "complexity", "measured", "fitted")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    role: str
+    meaning: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("sweep", "id", "the input's label: its directory name (made unique) or LABEL of LABEL=DIR"),
+    Column("trial", "id", "trial number in its sweep, in sampling order"),
+    Column("space", "id", "the design space the trial was sampled from"),
+    Column("status", "id", "pending | running | done | diverged | failed (STATUS_MEANINGS)"),
+    Column("eval_split", "id", "the split error, best_error and curve are measured on: test or val"),
+    Column("message", "id", "why a failed trial failed"),
+    Column("name", "id", "a model's name in published data (NDS job id)"),
+    Column("model", "id", "block type in published data (NDS)"),
+    Column("seed", "id", "a trial's random seed, where published data records one"),
+    Column("block_widths", "structure", "per-block output widths (one entry per block)"),
+    Column("spec", "structure", "the network spec as a dict (netspace.spec)"),
+    Column("flops", "complexity", "multiply-adds of one forward pass of one image"),
+    Column("params", "complexity", "trainable parameters"),
+    Column("acts", "complexity", "activations: output elements of every conv layer"),
+    Column("error", "measured", "final top-1 error (%) on eval_split"),
+    Column("best_error", "measured", "lowest per-epoch top-1 error (%) on eval_split"),
+    Column("curve", "measured", "top-1 error (%) on eval_split after each epoch"),
+    Column("epochs", "measured", "epochs trained"),
+    Column("wall_seconds", "measured", "wall-clock seconds of the trial's training"),
+    Column("images_per_second", "measured", "training throughput, mean over epochs"),
+    Column("reward", "measured", "a search's reward of the trial (netspace search)"),
+    Column("latency_ms", "measured", "median latency (netspace latency DIR; or the mnas reward's measurement)"),
+    Column("latency_p10_ms", "measured", "10th percentile latency"),
+    Column("latency_p90_ms", "measured", "90th percentile latency"),
+    Column("latency_device", "measured", "setting of the latency measurement: device"),
+    Column("latency_batch", "measured", "setting of the latency measurement: batch size"),
+    Column("latency_resolution", "measured", "setting of the latency measurement: input resolution"),
+    Column("latency_threads", "measured", "setting of the latency measurement: CPU threads"),
+    Column("latency_mode", "measured", "setting of the latency measurement: inference or train"),
+    Column("latency_predicted_ms", "fitted", "latency predicted by a per-block lookup table"),
+)
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+# A name under one of these prefixes has that role, whatever follows.
+PREFIXES = {"latency_": "measured", "fit_": "fitted", "pred_": "fitted"}
+_STAGE = re.compile(r"(depth|width)_s\d+")  # structure: per-stage depth and width
+
+COMPLEXITY = tuple(c.name for c in COLUMNS if c.role == "complexity")
+# The RegNet fit of a model's block widths (analysis.regnet_fit), one column per RegNetFit field.
+FIT_COLUMNS = {"w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm", "d": "fit_depth", "e_fit": "fit_e",
+               "linear_w0": "fit_linear_w0", "linear_wa": "fit_linear_wa"}
+
+
+class SchemaError(NetspaceError, ValueError):
+    """A trial cannot be written as a row: an unknown status, or a parameter named like another role's column."""
+
+
+def role(name: str) -> str:
+    """The role of a column (one of ROLES); a name no rule claims is a design parameter."""
+    column = BY_NAME.get(name)
+    if column is not None:
+        return column.role
+    for prefix, r in PREFIXES.items():
+        if name.startswith(prefix):
+            return r
+    if _STAGE.fullmatch(name):
+        return "structure"
+    return "design"
+
+
+def columns_with_role(names: Iterable[str], wanted: str) -> list[str]:
+    """The names in ``names`` whose role is ``wanted``, in order."""
+    if wanted not in ROLES:
+        raise SchemaError(f"unknown role {wanted!r}; roles are {', '.join(ROLES)}")
+    return [str(n) for n in names if role(str(n)) == wanted]
+
+
+def eval_split(config: Mapping[str, Any] | None) -> str | None:
+    """The evaluated split of a stored run config: flat ``{"eval_split": ...}`` or nested
+    ``{"trial": {"schedule": {"eval_split": ...}}}``; None where it records none."""
+    config = config or {}
+    split = config.get("eval_split")
+    trial = config.get("trial")
+    if split is None and isinstance(trial, Mapping) and isinstance(trial.get("schedule"), Mapping):
+        split = trial["schedule"].get("eval_split")
+    return None if split is None else str(split)
+
+
+def _epoch_error(m: Mapping[str, Any], split: str | None) -> Any:
+    for key in (f"{split}_error", "error", "test_error", "val_error"):
+        if key in m:
+            return m[key]
+    return None
+
+
+def _design(trial: int, params: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in sorted(params):  # the store keeps params with sorted keys: every source gets the same order
+        v = params[k]
+        if isinstance(v, (list, tuple)):
+            out.update({f"{k}{i}": x for i, x in enumerate(v, 1)})
+        elif not isinstance(v, dict):
+            out[k] = v
+    clash = [k for k in out if role(k) != "design"]
+    if clash:
+        raise SchemaError(f"trial {trial}: design parameter(s) {', '.join(clash)} have the name of a "
+                          f"{role(clash[0])} column; rename them in the space")
+    return out
+
+
+def latency_columns(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored latency measurement (``Store.latency()`` row) as ``latency_*`` columns."""
+    return {
+        "latency_ms": figures["median_ms"], "latency_p10_ms": figures.get("p10_ms"),
+        "latency_p90_ms": figures.get("p90_ms"), "latency_predicted_ms": figures.get("predicted_ms"),
+        "latency_device": figures.get("device"), "latency_batch": figures.get("batch"),
+        "latency_resolution": figures.get("resolution"), "latency_threads": figures.get("threads") or None,
+        "latency_mode": figures.get("mode"),
+    }
+
+
+def trial_row(sweep: str, config: Mapping[str, Any] | None, trial: Mapping[str, Any],
+              metrics: Sequence[Mapping[str, Any]] = (), *, search: Mapping[str, Any] | None = None,
+              latency: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One trial as a row.
+
+    ``config`` is the run's stored config (space, eval_split); ``trial`` has the
+    fields of ``netspace.run.store.Trial`` (trial, params, spec, flops,
+    num_params, acts, status, error, best_error, epochs, wall_seconds,
+    images_per_second, message); ``metrics`` its per-epoch rows; ``search``
+    the search table's row (reward, latency_ms), ``latency`` the latest
+    ``netspace latency`` measurement, where there are any.
+    """
+    config = config or {}
+    number, status = trial["trial"], trial["status"]
+    if status not in STATUSES:
+        raise SchemaError(f"trial {number}: unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+    split = eval_split(config)
+    row: dict[str, Any] = {"sweep": sweep, "trial": number, "space": config.get("space"), "status": status,
+                           "eval_split": split}
+    row.update(_design(number, trial.get("params") or {}))
+    spec = trial.get("spec") or {}
+    stages = spec.get("stages", [])
+    for i, st in enumerate(stages, 1):
+        row[f"depth_s{i}"], row[f"width_s{i}"] = st["depth"], st["width"]
+    row.update(flops=trial.get("flops"), params=trial.get("num_params"), acts=trial.get("acts"),
+               error=trial.get("error"), best_error=trial.get("best_error"), epochs=trial.get("epochs"),
+               wall_seconds=trial.get("wall_seconds"), images_per_second=trial.get("images_per_second"))
+    if search is not None:
+        row.update(reward=search.get("reward"), latency_ms=search.get("latency_ms"))
+    if latency is not None:  # a measurement of its own wins over the search's
+        row.update(latency_columns(latency))
+    row["curve"] = [_epoch_error(m, split) for m in metrics]
+    row["block_widths"] = [st["width"] for st in stages for _ in range(st["depth"])]
+    row["spec"] = dict(spec)
+    row["message"] = trial.get("message")
+    return row
