@@ -1,15 +1,16 @@
 """Exact cost of a cell network (:class:`netspace.spec_cells.CellNetSpec`).
 
-The counting rules are those of ``netspace.complexity``: multiply-adds of
+The counting rules are those of ``netspace.cost``: multiply-adds of
 convs and the classifier (plus bias additions), conv/FC/BN parameters, and
 output elements of convs, the classifier and max-pools. Average pools,
 additions and concatenations cost nothing. ``netspace.models.cells`` builds
 the same layers; ``tests/test_nas_spaces.py`` holds the two together.
+``netspace.complexity.complexity`` dispatches cell networks here.
 """
 
 from __future__ import annotations
 
-from netspace.complexity import _Cost
+from netspace.cost import Cost
 from netspace.spec_cells import CellNetSpec, unused_blocks
 
 
@@ -18,7 +19,7 @@ def _reduce(size: int, stride: int) -> int:
     return (size - 1) // stride + 1
 
 
-def _op(cx: _Cost, op: str, f: int, size: int, stride: int) -> None:
+def _op(cx: Cost, op: str, f: int, size: int, stride: int) -> None:
     """Cost of one op on an f-channel state of the given size (cx.size is restored by the caller)."""
     cx.size = size
     if op == "identity":
@@ -44,7 +45,7 @@ def _op(cx: _Cost, op: str, f: int, size: int, stride: int) -> None:
 
 def cell_complexity(spec: CellNetSpec) -> dict[str, int]:
     """``{"flops", "params", "acts"}`` of one image through the cell network."""
-    cx = _Cost(spec.resolution)
+    cx = Cost(spec.resolution)
     cx.conv(spec.in_channels, spec.stem_width, 3, spec.stem_stride)
     cx.bn(spec.stem_width)
     size = cx.size
@@ -68,4 +69,4 @@ def cell_complexity(spec: CellNetSpec) -> dict[str, int]:
         prev2, prev = prev, (f * len(unused_blocks(cell)), size_out)
         last_reduction = reduction
     cx.linear(prev[0], spec.num_classes)
-    return {"flops": cx.flops, "params": cx.params, "acts": cx.acts}
+    return cx.totals()

@@ -10,36 +10,34 @@ Conventions follow the RegNet paper: a stage's ``bottleneck_ratio`` b gives
 the inner width ``round(width / b)`` of a bottleneck block, and
 ``group_width`` g its channels per group (``None`` means one group).
 
-This module imports only the standard library.
+A stage's ``block`` names a block kind of ``netspace.blocks``, where each
+kind declares the fields it reads and its own rules. Other spec kinds (the
+cell networks of ``netspace.spec_cells``) are found by the ``"kind"`` key of
+their JSON in :data:`SPEC_KINDS`; :func:`for_input` dispatches on the type.
+
+This module imports only the standard library and the stdlib-only
+``netspace`` modules it builds on (errors, registry, block kinds, spec kinds).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from functools import singledispatch
+from typing import Any, Mapping, Union
 
+from netspace.blocks import BLOCKS
 from netspace.errors import SpecError
+from netspace.registry import Registry
+from netspace.spec_base import SMALL_IMAGE_MAX, check_keys, is_int, is_num
+from netspace.spec_cells import KIND as CELL_KIND
+from netspace.spec_cells import CellNetSpec
 
 # Stem kinds. "simple": 3x3 conv, BN, act (stride 2 for ImageNet, 1 for small
 # images). "resnet": 7x7 stride-2 conv, BN, act, 3x3 stride-2 max-pool.
 # "cifar": 3x3 stride-1 conv, BN, act (the CIFAR ResNet stem).
 STEM_KINDS = ("simple", "resnet", "cifar")
-
-# Block kinds. "vanilla": [3x3 conv, BN, act] x2, no residual.
-# "res_basic": two 3x3 convs plus a residual. "res_bottleneck": 1x1, 3x3 group
-# conv (+ SE), 1x1 plus a residual: the X block (the Y block with SE).
-# "mbconv": inverted bottleneck (1x1 expand, kxk depthwise, SE, 1x1 linear
-# projection) with an identity skip where shapes allow, as in EfficientNet; at
-# expansion 1 it is MobileNet's separable conv (kxk depthwise, SE, 1x1).
-# "conv": one kxk conv, BN, act (+ SE), with the same identity skip (MnasNet's
-# regular-conv op). ``Stage.skip = False`` drops the skip of these two kinds.
-BLOCK_KINDS = ("vanilla", "res_basic", "res_bottleneck", "mbconv", "conv")
-# Blocks whose identity skip (stride 1, same width) is optional, and whose
-# kernel and SE ratio are free.
-MOBILE_BLOCKS = ("mbconv", "conv")
 
 ACTIVATIONS = ("relu", "silu")
 
@@ -63,7 +61,10 @@ class Stage:
     """A run of ``depth`` blocks with the same output width.
 
     The first block takes the previous stage's width and applies ``stride``;
-    the rest keep width and resolution.
+    the rest keep width and resolution. ``block`` names a kind of
+    ``netspace.blocks`` ("vanilla", "res_basic", "res_bottleneck": the X/Y
+    block, "mbconv", "conv"); the fields after ``stride`` are optional, and
+    a kind that does not read one requires its default.
     """
 
     block: str
@@ -95,7 +96,7 @@ def stage_summary(stage: Stage) -> dict[str, Any]:
     out: dict[str, Any] = {"block": stage.block, "depth": stage.depth, "width": stage.width, "stride": stage.stride,
                            "group_width": stage.group_width, "bottleneck_ratio": stage.bottleneck_ratio,
                            "se_ratio": stage.se_ratio}
-    if stage.block in ("mbconv", "conv"):
+    if BLOCKS[stage.block].uses & {"kernel", "expansion", "skip"}:
         out.update(kernel=stage.kernel, expansion=stage.expansion, skip=stage.skip)
     return out
 
@@ -164,14 +165,14 @@ class NetSpec:
         if not isinstance(data, Mapping):
             raise SpecError(f"spec must be a JSON object, got {type(data).__name__}")
         data = dict(data)
-        _check_keys(data, cls, "spec")
+        check_keys(data, cls, "spec")
         if "stem" not in data or "stages" not in data:
             missing = [k for k in ("stem", "stages") if k not in data]
             raise SpecError(f"spec: missing required key(s) {', '.join(missing)}")
         stem = data["stem"]
         if not isinstance(stem, Mapping):
             raise SpecError("spec: 'stem' must be an object like {\"kind\": \"simple\", \"width\": 32, \"stride\": 2}")
-        _check_keys(stem, Stem, "stem")
+        check_keys(stem, Stem, "stem")
         data["stem"] = Stem(**stem)
         stages = data["stages"]
         if not isinstance(stages, (list, tuple)):
@@ -180,7 +181,7 @@ class NetSpec:
         for i, st in enumerate(stages, 1):
             if not isinstance(st, Mapping):
                 raise SpecError(f"stage {i}: must be an object, got {type(st).__name__}")
-            _check_keys(st, Stage, f"stage {i}")
+            check_keys(st, Stage, f"stage {i}")
             if "block" not in st or "depth" not in st or "width" not in st:
                 raise SpecError(f"stage {i}: 'block', 'depth' and 'width' are required")
             parsed.append(Stage(**st))
@@ -196,31 +197,13 @@ class NetSpec:
         return cls.from_dict(data)
 
 
-def _check_keys(data: Mapping[str, Any], klass: type, where: str) -> None:
-    allowed = {f.name for f in dataclasses.fields(klass)}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise SpecError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def _validate(spec: NetSpec) -> None:
     stem = spec.stem
     if not isinstance(stem, Stem):
         raise SpecError("spec: 'stem' must be a Stem")
     if stem.kind not in STEM_KINDS:
         raise SpecError(f"stem: unknown kind {stem.kind!r}; choose one of {', '.join(STEM_KINDS)}")
-    if not _is_int(stem.width) or stem.width < 1:
+    if not is_int(stem.width) or stem.width < 1:
         raise SpecError(f"stem: width must be a positive integer, got {stem.width!r}")
     if stem.stride not in (1, 2):
         raise SpecError(f"stem: stride must be 1 or 2, got {stem.stride!r}")
@@ -228,15 +211,15 @@ def _validate(spec: NetSpec) -> None:
         raise SpecError("stem: the 'cifar' stem has stride 1; use kind 'simple' for stride 2")
     for name in ("num_classes", "in_channels", "resolution"):
         v = getattr(spec, name)
-        if not _is_int(v) or v < 1:
+        if not is_int(v) or v < 1:
             raise SpecError(f"spec: {name} must be a positive integer, got {v!r}")
-    if not _is_int(spec.head_width) or spec.head_width < 0:
+    if not is_int(spec.head_width) or spec.head_width < 0:
         raise SpecError(f"spec: head_width must be an integer >= 0 (0 = no head conv), got {spec.head_width!r}")
     if spec.activation not in ACTIVATIONS:
         raise SpecError(f"spec: unknown activation {spec.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     for name in ("dropout", "drop_connect"):
         v = getattr(spec, name)
-        if not _is_num(v) or not 0.0 <= v < 1.0:
+        if not is_num(v) or not 0.0 <= v < 1.0:
             raise SpecError(f"spec: {name} must be in [0, 1), got {v!r}")
     if len(spec.stages) == 0:
         raise SpecError("spec: a network needs at least one stage")
@@ -248,61 +231,52 @@ def _validate_stage(st: Stage, i: int) -> None:
     where = f"stage {i}"
     if not isinstance(st, Stage):
         raise SpecError(f"{where}: must be a Stage")
-    if st.block not in BLOCK_KINDS:
-        raise SpecError(f"{where}: unknown block {st.block!r}; choose one of {', '.join(BLOCK_KINDS)}")
-    if not _is_int(st.depth) or st.depth < 1:
+    if st.block not in BLOCKS:
+        raise SpecError(f"{where}: {BLOCKS.unknown(st.block)}")
+    if not is_int(st.depth) or st.depth < 1:
         raise SpecError(f"{where}: depth must be a positive integer, got {st.depth!r}")
-    if not _is_int(st.width) or st.width < 1:
+    if not is_int(st.width) or st.width < 1:
         raise SpecError(f"{where}: width must be a positive integer, got {st.width!r}")
     if st.stride not in (1, 2):
         raise SpecError(f"{where}: stride must be 1 or 2, got {st.stride!r}")
-    if not _is_num(st.se_ratio) or not 0.0 <= st.se_ratio <= 1.0:
+    if not is_num(st.se_ratio) or not 0.0 <= st.se_ratio <= 1.0:
         raise SpecError(f"{where}: se_ratio must be in [0, 1], got {st.se_ratio!r}")
-    if not _is_int(st.kernel) or st.kernel < 1 or st.kernel % 2 == 0:
+    if not is_int(st.kernel) or st.kernel < 1 or st.kernel % 2 == 0:
         raise SpecError(f"{where}: kernel must be an odd positive integer, got {st.kernel!r}")
-    if not _is_num(st.bottleneck_ratio) or st.bottleneck_ratio <= 0:
+    if not is_num(st.bottleneck_ratio) or st.bottleneck_ratio <= 0:
         raise SpecError(f"{where}: bottleneck_ratio must be > 0, got {st.bottleneck_ratio!r}")
-    if not _is_num(st.expansion) or st.expansion < 1:
+    if not is_num(st.expansion) or st.expansion < 1:
         raise SpecError(f"{where}: expansion must be >= 1, got {st.expansion!r}")
-    if st.group_width is not None and (not _is_int(st.group_width) or st.group_width < 1):
+    if st.group_width is not None and (not is_int(st.group_width) or st.group_width < 1):
         raise SpecError(f"{where}: group_width must be a positive integer or null, got {st.group_width!r}")
-    if st.block == "res_bottleneck":
-        wb = st.bottleneck_width
-        if wb < 1:
-            raise SpecError(f"{where}: bottleneck width round({st.width}/{st.bottleneck_ratio}) is 0; lower bottleneck_ratio")
-        if st.group_width is not None:
-            if st.group_width > wb:
-                raise SpecError(
-                    f"{where}: group width {st.group_width} exceeds bottleneck width {wb}; use group_width <= {wb}"
-                )
-            if wb % st.group_width:
-                raise SpecError(
-                    f"{where}: bottleneck width {wb} is not divisible by group width {st.group_width}"
-                )
-    else:
-        if st.bottleneck_ratio != 1.0:
-            raise SpecError(f"{where}: bottleneck_ratio applies only to res_bottleneck blocks, not {st.block!r}")
-        if st.group_width is not None:
-            raise SpecError(f"{where}: group_width applies only to res_bottleneck blocks, not {st.block!r}")
-    if st.block in ("vanilla", "res_basic") and st.se_ratio:
-        raise SpecError(f"{where}: se_ratio applies to res_bottleneck and mbconv/conv blocks, not {st.block!r}")
-    if st.block != "mbconv" and st.expansion != 1.0:
-        raise SpecError(f"{where}: expansion applies only to mbconv blocks, not {st.block!r}")
-    if st.block not in MOBILE_BLOCKS and st.kernel != 3:
-        raise SpecError(f"{where}: kernel applies only to mbconv and conv blocks (others use 3x3), not {st.block!r}")
+    kind = BLOCKS[st.block]
+    kind.check(st, where)
+    # A field the kind does not read keeps its default, so one network has one spec.
+    for name, note in _OPTIONAL_FIELDS.items():
+        if name not in kind.uses and getattr(st, name) != _STAGE_DEFAULTS[name]:
+            raise SpecError(f"{where}: {name} applies only to {_kinds_using(name)} blocks{note}, not {st.block!r}")
     if not isinstance(st.skip, bool):
         raise SpecError(f"{where}: skip must be true or false, got {st.skip!r}")
-    if not st.skip and st.block not in MOBILE_BLOCKS:
-        raise SpecError(f"{where}: skip=false applies only to mbconv and conv blocks; "
+    if not st.skip and "skip" not in kind.uses:
+        raise SpecError(f"{where}: skip=false applies only to {_kinds_using('skip')} blocks; "
                         f"{st.block!r} blocks have a fixed shortcut")
 
 
-# Images at or below this size get a stride-1 stem (see ``for_input``).
-SMALL_IMAGE_MAX = 64
+# The optional stage fields besides ``skip``, in the order they are checked, with a note for the message.
+_OPTIONAL_FIELDS = {"bottleneck_ratio": "", "group_width": "", "se_ratio": "", "expansion": "",
+                    "kernel": " (others use 3x3)"}
+_STAGE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Stage)}
 
 
+def _kinds_using(name: str) -> str:
+    """The block kinds that read stage field ``name``, as prose: "a", "a and b", "a, b and c"."""
+    kinds = [k for k, kind in BLOCKS.items() if name in kind.uses]
+    return " and ".join(kinds) if len(kinds) < 3 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+
+
+@singledispatch
 def for_input(
-    spec: NetSpec,
+    spec: Spec,
     *,
     in_channels: int,
     resolution: int,
@@ -315,10 +289,13 @@ def for_input(
     ResNet 7x7 + max-pool stem becomes the CIFAR stem), so the body sees the
     full image; stage strides are kept. A RegNet at 32px thus ends at 2x2
     (stem 1, four stride-2 stages). Larger inputs keep the stem as it is.
-    Other spec types (``CellNetSpec``) adapt themselves the same way.
+    Other spec kinds register their own (``CellNetSpec.for_input`` below).
     """
-    if not isinstance(spec, NetSpec):
-        return spec.for_input(in_channels=in_channels, resolution=resolution, num_classes=num_classes)
+    raise TypeError(f"for_input: expected a network spec, got {type(spec).__name__}")
+
+
+@for_input.register(NetSpec)
+def _(spec: NetSpec, *, in_channels: int, resolution: int, num_classes: int) -> NetSpec:
     stem = spec.stem
     if resolution <= SMALL_IMAGE_MAX and stem.stride != 1:
         kind = "cifar" if stem.kind == "resnet" else stem.kind
@@ -328,13 +305,21 @@ def for_input(
     )
 
 
-def spec_from_dict(data: Mapping[str, Any]) -> Any:
-    """A :class:`NetSpec`, or a ``CellNetSpec`` when ``data["kind"] == "nasnet"``, from its dict."""
-    if isinstance(data, Mapping) and "kind" in data:
-        from netspace.spec_cells import KIND, CellNetSpec
+for_input.register(CellNetSpec, CellNetSpec.for_input)
 
-        if data["kind"] != KIND:
-            raise SpecError(f"spec: unknown kind {data['kind']!r}; use \"{KIND}\" for a cell network "
+# Spec kinds besides the stage network, by the "kind" key of their JSON (a stage network has none).
+SPEC_KINDS: Registry[type] = Registry("spec kind", SpecError)
+SPEC_KINDS.register(CELL_KIND, CellNetSpec)
+
+Spec = Union[NetSpec, CellNetSpec]
+
+
+def spec_from_dict(data: Mapping[str, Any]) -> Spec:
+    """A :class:`NetSpec`, or the spec kind ``data["kind"]`` names (``"nasnet"``: a ``CellNetSpec``), from its dict."""
+    if isinstance(data, Mapping) and "kind" in data:
+        kind = data["kind"]
+        if kind not in SPEC_KINDS:
+            raise SpecError(f"spec: unknown kind {kind!r}; use {' or '.join(map(repr, SPEC_KINDS))} "
                             "or leave 'kind' out for a stage network")
-        return CellNetSpec.from_dict(data)
+        return SPEC_KINDS[kind].from_dict(data)
     return NetSpec.from_dict(data)

@@ -28,7 +28,7 @@ every op output but the identity's is dropped per sample with probability
 training done (set by the training loop through the model's
 ``set_drop_path_progress``).
 
-This module imports only the standard library and the spec helpers.
+This module imports only the standard library and the helpers every spec kind shares (``netspace.spec_base``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from netspace.errors import SpecError
-from netspace.spec import SMALL_IMAGE_MAX, _check_keys, _is_int, _is_num
+from netspace.spec_base import SMALL_IMAGE_MAX, check_keys, is_int, is_num
 
 # Ops a block may apply to a hidden state (F channels in, F out). "sep_kxk":
 # [act, kxk depthwise, 1x1, BN] twice, the first depthwise carrying the stride;
@@ -63,7 +63,7 @@ def _check_cell(cell: Any, where: str) -> tuple[Block, ...]:
             raise SpecError(f"{where} block {j}: must be [input_a, op_a, input_b, op_b], got {block!r}")
         ia, oa, ib, ob = block
         for name, idx in (("input_a", ia), ("input_b", ib)):
-            if not _is_int(idx) or not 0 <= idx <= j:
+            if not is_int(idx) or not 0 <= idx <= j:
                 raise SpecError(f"{where} block {j}: {name} must be an integer in [0, {j}] "
                                 f"(0: h[i-2], 1: h[i-1], k >= 2: block k-1), got {idx!r}")
         for name, op in (("op_a", oa), ("op_b", ob)):
@@ -103,9 +103,9 @@ class CellNetSpec:
         object.__setattr__(self, "reduction", _check_cell(self.reduction, "reduction cell"))
         for key in ("filters", "repeats", "stacks", "stem_width", "num_classes", "in_channels", "resolution"):
             v = getattr(self, key)
-            if not _is_int(v) or v < 1:
+            if not is_int(v) or v < 1:
                 raise SpecError(f"spec: {key} must be a positive integer, got {v!r}")
-        if not _is_int(self.stem_cells) or self.stem_cells < 0:
+        if not is_int(self.stem_cells) or self.stem_cells < 0:
             raise SpecError(f"spec: stem_cells must be an integer >= 0, got {self.stem_cells!r}")
         if self.filters % (2 ** self.stem_cells):
             raise SpecError(f"spec: filters {self.filters} must be divisible by 2^stem_cells = "
@@ -114,7 +114,7 @@ class CellNetSpec:
             raise SpecError(f"spec: stem_stride must be 1 or 2, got {self.stem_stride!r}")
         for key in ("dropout", "drop_path"):
             v = getattr(self, key)
-            if not _is_num(v) or not 0.0 <= v < 1.0:
+            if not is_num(v) or not 0.0 <= v < 1.0:
                 raise SpecError(f"spec: {key} must be in [0, 1), got {v!r}")
         if not isinstance(self.name, str):
             raise SpecError(f"spec: name must be a string, got {self.name!r}")
@@ -167,7 +167,7 @@ class CellNetSpec:
         kind = data.pop("kind", KIND)
         if kind != KIND:
             raise SpecError(f"spec: kind {kind!r} is not a cell network; use \"kind\": \"{KIND}\"")
-        _check_keys(data, cls, "spec")
+        check_keys(data, cls, "spec")
         missing = [k for k in ("normal", "reduction") if k not in data]
         if missing:
             raise SpecError(f"spec: missing required key(s) {', '.join(missing)} (lists of "

@@ -9,13 +9,14 @@ Names are accepted as the papers write them and case-insensitively, with
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
+from functools import partial
 from typing import Callable
 
 from netspace.errors import SpecError, UnknownModelError
+from netspace.registry import Registry
 from netspace.spaces.regnet import RegNetParams, regnet_spec
 from netspace.spec import NetSpec, Stage, Stem, spec_from_dict
 
@@ -110,65 +111,45 @@ def cifar_resnet_spec(n: int, name: str = "") -> NetSpec:
     return NetSpec(stem=Stem("cifar", 16, 1), stages=stages, num_classes=10, resolution=32, name=name)
 
 
-def _registry() -> dict[str, tuple[Callable[[], NetSpec], tuple[str, ...]]]:
-    """Canonical name -> (spec factory, extra aliases)."""
-    reg: dict[str, tuple[Callable[[], NetSpec], tuple[str, ...]]] = {}
-    for family, table, se in (("RegNetX", _REGNETX, 0.0), ("RegNetY", _REGNETY, 0.25)):
-        for flops, (d, w0, wa, wm, g) in table.items():
-            name = f"{family}-{flops}"
-            p = RegNetParams(depth=d, w0=w0, wa=wa, wm=wm, group_width=g, se_ratio=se)
-            reg[name] = (lambda p=p, name=name: regnet_spec(p, name=name), (f"{family.lower()}_{_TIMM_CODE[flops]}",))
-    for b, (wm, dm, res, drop) in enumerate(_EFFNET_SCALES):
-        name = f"EfficientNet-B{b}"
-        reg[name] = (lambda wm=wm, dm=dm, res=res, drop=drop, name=name:
-                     efficientnet_spec(wm, dm, res, drop, name=name), ())
-    for depth, blocks in ((18, (2, 2, 2, 2)), (34, (3, 4, 6, 3))):
-        name = f"ResNet-{depth}"
-        reg[name] = (lambda blocks=blocks, name=name: resnet_basic_spec(blocks, name=name), ())
-    for depth, blocks in ((50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)), (152, (3, 8, 36, 3))):
-        name = f"ResNet-{depth}"
-        reg[name] = (lambda blocks=blocks, name=name: resnet_spec(blocks, name=name), ())
-        name = f"ResNeXt-{depth}"
-        reg[name] = (lambda blocks=blocks, name=name: resnet_spec(blocks, groups=32, width_per_group=4, name=name),
-                     (f"ResNeXt-{depth}-32x4d",))
-    for depth in (20, 56, 110):
-        name = f"ResNet-{depth}"
-        reg[name] = (lambda n=(depth - 2) // 6, name=name: cifar_resnet_spec(n, name=name), ())
-    return reg
-
-
-_REGISTRY = _registry()
-
-
 def _normalize(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch not in "-_ ")
 
 
-_BY_KEY: dict[str, str] = {}
-for _name, (_, _aliases) in _REGISTRY.items():
-    for _alias in (_name, *_aliases):
-        _BY_KEY[_normalize(_alias)] = _name
+# Named models by canonical name (and aliases), each a function returning its spec.
+MODELS: Registry[Callable[[], NetSpec]] = Registry("model", UnknownModelError, normalize=_normalize,
+                                                    instead_of_list="run 'netspace zoo' to list the models")
+for _family, _table, _se in (("RegNetX", _REGNETX, 0.0), ("RegNetY", _REGNETY, 0.25)):
+    for _flops, (_d, _w0, _wa, _wm, _g) in _table.items():
+        _name = f"{_family}-{_flops}"
+        MODELS.register(_name, partial(regnet_spec, RegNetParams(depth=_d, w0=_w0, wa=_wa, wm=_wm, group_width=_g,
+                                                                  se_ratio=_se), name=_name),
+                        aliases=(f"{_family.lower()}_{_TIMM_CODE[_flops]}",))
+for _b, (_wm, _dm, _res, _drop) in enumerate(_EFFNET_SCALES):
+    MODELS.register(f"EfficientNet-B{_b}",
+                    partial(efficientnet_spec, _wm, _dm, _res, _drop, name=f"EfficientNet-B{_b}"))
+for _depth, _blocks in ((18, (2, 2, 2, 2)), (34, (3, 4, 6, 3))):
+    MODELS.register(f"ResNet-{_depth}", partial(resnet_basic_spec, _blocks, name=f"ResNet-{_depth}"))
+for _depth, _blocks in ((50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)), (152, (3, 8, 36, 3))):
+    MODELS.register(f"ResNet-{_depth}", partial(resnet_spec, _blocks, name=f"ResNet-{_depth}"))
+    MODELS.register(f"ResNeXt-{_depth}", partial(resnet_spec, _blocks, groups=32, width_per_group=4,
+                                                 name=f"ResNeXt-{_depth}"), aliases=(f"ResNeXt-{_depth}-32x4d",))
+for _depth in (20, 56, 110):
+    MODELS.register(f"ResNet-{_depth}", partial(cifar_resnet_spec, (_depth - 2) // 6, name=f"ResNet-{_depth}"))
 
 
 def names() -> list[str]:
     """Every canonical zoo name, in table order."""
-    return list(_REGISTRY)
+    return list(MODELS)
 
 
 def canonical_name(name: str) -> str:
     """The zoo's spelling of ``name``; UnknownModelError with suggestions if absent."""
-    key = _normalize(name)
-    if key in _BY_KEY:
-        return _BY_KEY[key]
-    close = difflib.get_close_matches(key, list(_BY_KEY), n=3, cutoff=0.6)
-    hint = ", ".join(dict.fromkeys(_BY_KEY[c] for c in close))
-    suggestion = f"; did you mean {hint}?" if hint else "; run 'netspace zoo' to list the models"
-    raise UnknownModelError(f"unknown model {name!r}{suggestion}")
+    return MODELS.canonical(name)
 
 
 def get(name: str) -> NetSpec:
     """The spec of a named model at its published resolution and class count."""
-    return _REGISTRY[canonical_name(name)][0]()
+    return MODELS[name]()
 
 
 _REGNET_KEYS = {

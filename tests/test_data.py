@@ -162,7 +162,7 @@ def test_unknown_dataset_and_bad_options():
         load_data("synthetic", val_fraction=1.0)
     with pytest.raises(NetspaceError, match="limit_train"):
         load_data("synthetic", limit_train=0)
-    assert DATASETS == ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
+    assert tuple(DATASETS) == ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
 
 
 # --------------------------------------------------------------------------- CIFAR-10 (generated pickles)

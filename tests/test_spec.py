@@ -56,7 +56,7 @@ def test_spec_is_frozen_and_hashable():
         (dict(block="res_basic", group_width=8), "stage 2: group_width applies only to res_bottleneck"),
         (dict(block="mbconv", kernel=4), "stage 2: kernel must be an odd positive integer"),
         (dict(block="mbconv", expansion=0.5), "stage 2: expansion must be >= 1"),
-        (dict(block="res_basic", se_ratio=0.25), "stage 2: se_ratio applies to res_bottleneck and mbconv"),
+        (dict(block="res_basic", se_ratio=0.25), "stage 2: se_ratio applies only to res_bottleneck, mbconv and conv blocks"),
     ],
 )
 def test_stage_validation_names_the_rule(stage_kw, message):

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from netspace.data.info import DataError, DataInfo
+from netspace.data.source import DataSource, Request
 from netspace.data.split import InMemorySplit
 
 MEAN = (0.4914, 0.4822, 0.4465)
@@ -145,3 +146,10 @@ def load(directory: Path) -> tuple[InMemorySplit, InMemorySplit, DataInfo]:
     info = DataInfo(name="cifar10", in_channels=3, resolution=_SIDE, num_classes=len(CLASSES),
                     mean=MEAN, std=STD, hflip=True, pad=4, classes=_class_names(directory))
     return _read_split(directory, TRAIN_FILES), _read_split(directory, TEST_FILES), info
+
+
+def _open(request: Request) -> tuple[InMemorySplit, InMemorySplit, DataInfo]:
+    return load(request.directory)
+
+
+SOURCE = DataSource(_open, obtain=OBTAIN)

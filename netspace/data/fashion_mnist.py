@@ -20,6 +20,7 @@ import torch
 
 from netspace.data.idx import read_idx
 from netspace.data.info import DataError, DataInfo
+from netspace.data.source import DataSource, Request
 from netspace.data.split import InMemorySplit
 
 DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -67,3 +68,10 @@ def load_split(directory: Path, split: str) -> InMemorySplit:
 def load(directory: Path) -> tuple[InMemorySplit, InMemorySplit, DataInfo]:
     """Train split, test split and :data:`INFO` from ``directory``."""
     return load_split(directory, "train"), load_split(directory, "test"), INFO
+
+
+def _open(request: Request) -> tuple[InMemorySplit, InMemorySplit, DataInfo]:
+    return load(request.directory)
+
+
+SOURCE = DataSource(_open, default_dir=DEFAULT_DIR)

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from netspace.data.info import DataError, DataInfo
+from netspace.data.source import DataSource, Request
 from netspace.data.split import Batch, Split
 
 MEAN = (0.485, 0.456, 0.406)
@@ -167,3 +168,10 @@ def load(directory: Path, resolution: int | None, num_workers: int) -> tuple[Ima
     info = DataInfo(name="imagefolder", in_channels=3, resolution=resolution, num_classes=len(classes),
                     mean=MEAN, std=STD, hflip=True, pad=resolution // 8, classes=tuple(classes))
     return train, test, info
+
+
+def _open(request: Request) -> tuple[ImageFolderSplit, ImageFolderSplit, DataInfo]:
+    return load(request.directory, request.resolution, request.num_workers)
+
+
+SOURCE = DataSource(_open, obtain=LAYOUT, sized=True)

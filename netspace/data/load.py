@@ -6,13 +6,12 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from netspace.data import cifar, fashion_mnist, imagefolder, synthetic
 from netspace.data.info import DataError, DataInfo
 from netspace.data.resize import resize_uint8
 from netspace.data.sampling import carve_val, limit
+from netspace.data.source import DATASETS, Request
 from netspace.data.split import InMemorySplit, Split
 
-DATASETS: tuple[str, ...] = ("fashion-mnist", "cifar10", "imagefolder", "synthetic")
 ENV_VAR = "NETSPACE_DATA"
 
 
@@ -36,10 +35,10 @@ def data_directory(name: str, data_dir: str | os.PathLike | None) -> Path:
         return Path(data_dir).expanduser()
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]).expanduser()
-    if name == "fashion-mnist":
-        return fashion_mnist.DEFAULT_DIR
-    hint = cifar.OBTAIN if name == "cifar10" else imagefolder.LAYOUT
-    raise DataError(f"{name}: no data directory given; pass data_dir=/--data-dir or set {ENV_VAR} ({hint})")
+    source = DATASETS[name]
+    if source.default_dir is not None:
+        return source.default_dir
+    raise DataError(f"{name}: no data directory given; pass data_dir=/--data-dir or set {ENV_VAR} ({source.obtain})")
 
 
 def _resize(split: Split, resolution: int) -> Split:
@@ -71,8 +70,7 @@ def load_data(
     many samples, for quick runs. ``num_workers`` only matters for imagefolder,
     whose images are decoded by that many processes while batches are drawn.
     """
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    source = DATASETS[name]
     if resolution is not None and resolution < 1:
         raise DataError(f"resolution must be a positive number of pixels, got {resolution}")
     if not 0.0 <= val_fraction < 1.0:
@@ -80,14 +78,10 @@ def load_data(
     if seed < 0:
         raise DataError(f"seed must be a non-negative integer, got {seed}")
 
-    if name == "synthetic":
-        train, test, info = synthetic.load(synthetic_shape, synthetic_classes, synthetic_size, seed)
-    elif name == "imagefolder":
-        train, test, info = imagefolder.load(data_directory(name, data_dir), resolution, num_workers)
-    else:
-        module = fashion_mnist if name == "fashion-mnist" else cifar
-        train, test, info = module.load(data_directory(name, data_dir))
-    if name != "imagefolder" and resolution is not None and resolution != info.resolution:
+    directory = data_directory(name, data_dir) if source.files else None
+    train, test, info = source.open(Request(directory, resolution, seed, num_workers, synthetic_shape,
+                                            synthetic_classes, synthetic_size))
+    if not source.sized and resolution is not None and resolution != info.resolution:
         train, test = _resize(train, resolution), _resize(test, resolution)
         # Keep the crop shift the same fraction of the image as at native size.
         info = replace(info, resolution=resolution, pad=round(info.pad * resolution / info.resolution))

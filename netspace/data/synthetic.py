@@ -12,6 +12,7 @@ import math
 import torch
 
 from netspace.data.info import DataError, DataInfo
+from netspace.data.source import DataSource, Request
 from netspace.data.split import InMemorySplit
 
 MEAN_UNIFORM = 127.5 / 255
@@ -38,3 +39,10 @@ def load(shape: tuple[int, int, int], num_classes: int, sizes: tuple[int, int],
                     mean=(MEAN_UNIFORM,) * channels, std=(STD_UNIFORM,) * channels, hflip=True,
                     pad=height // 8, classes=tuple(f"class_{i}" for i in range(num_classes)))
     return splits[0], splits[1], info
+
+
+def _open(request: Request) -> tuple[InMemorySplit, InMemorySplit, DataInfo]:
+    return load(request.synthetic_shape, request.synthetic_classes, request.synthetic_size, request.seed)
+
+
+SOURCE = DataSource(_open, files=False)

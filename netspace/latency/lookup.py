@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats
 from torch import nn
 
-from netspace.complexity import expanded_width, se_width_bottleneck, se_width_mbconv
+from netspace.blocks import BLOCKS
 from netspace.latency.measure import DEFAULT_REL_TOLERANCE, MODES, LatencyError, check_device, measure
 from netspace.models import build
 from netspace.spec import NetSpec, Stage
@@ -59,16 +59,8 @@ def _out_size(size: int, stride: int) -> int:
 
 def _signature(st: Stage, w_in: int, size: int, stride: int, act: str) -> BlockSignature:
     """The cost-deciding description of one block of stage ``st`` with input width ``w_in`` at ``size``."""
-    skip = bool(getattr(st, "skip", True))
-    if st.block == "res_bottleneck":
-        return BlockSignature(st.block, w_in, st.width, size, stride, st.groups, 3, st.bottleneck_width,
-                              se_width_bottleneck(w_in, st.se_ratio), act, skip)
-    if st.block == "mbconv":
-        inner = expanded_width(w_in, st.expansion)
-        return BlockSignature(st.block, w_in, st.width, size, stride, inner, st.kernel, inner,
-                              se_width_mbconv(w_in, st.se_ratio), act, skip)
-    se = se_width_mbconv(w_in, st.se_ratio) if st.se_ratio else 0
-    return BlockSignature(st.block, w_in, st.width, size, stride, 1, st.kernel, st.width, se, act, skip)
+    groups, kernel, inner, se = BLOCKS[st.block].latency_key(st, w_in)
+    return BlockSignature(st.block, w_in, st.width, size, stride, groups, kernel, inner, se, act, st.skip)
 
 
 def parts(spec: NetSpec, net: nn.Module | None = None) -> list[tuple[BlockSignature, Callable[[], nn.Module]]]:

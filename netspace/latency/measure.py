@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from functools import singledispatch
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,8 @@ from torch import nn
 
 from netspace.errors import NetspaceError
 from netspace.models import build
-from netspace.spec import NetSpec, for_input
+from netspace.spec import NetSpec, Spec, for_input
+from netspace.spec_cells import CellNetSpec
 
 MODES = ("inference", "train")
 DEFAULT_WARMUP = 5
@@ -102,26 +104,34 @@ def _check_int(name: str, value: Any, low: int) -> None:
         raise LatencyError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
-def _module_and_input(model: NetSpec | nn.Module, resolution: int | None,
+@singledispatch
+def _module_and_input(model: Any, resolution: int | None,
                       in_channels: int | None) -> tuple[nn.Module, int, int, int | None]:
     """The module to time, its input resolution and channels, and its class count if known."""
-    if isinstance(model, NetSpec):
-        res = model.resolution if resolution is None else resolution
-        ch = model.in_channels if in_channels is None else in_channels
-        _check_int("resolution", res, 1)
-        _check_int("in_channels", ch, 1)
-        spec = model
-        if (res, ch) != (model.resolution, model.in_channels):
-            spec = for_input(model, in_channels=ch, resolution=res, num_classes=model.num_classes)
-        return build(spec), res, ch, spec.num_classes
-    if isinstance(model, nn.Module):
-        if resolution is None or in_channels is None:
-            raise LatencyError("a torch module needs resolution= and in_channels= to make its input; "
-                               "pass both, or pass a NetSpec")
-        _check_int("resolution", resolution, 1)
-        _check_int("in_channels", in_channels, 1)
-        return model, resolution, in_channels, None
     raise LatencyError(f"model must be a NetSpec or a torch.nn.Module, got {type(model).__name__}")
+
+
+@_module_and_input.register(NetSpec)
+@_module_and_input.register(CellNetSpec)
+def _(model: Spec, resolution: int | None, in_channels: int | None) -> tuple[nn.Module, int, int, int | None]:
+    res = model.resolution if resolution is None else resolution
+    ch = model.in_channels if in_channels is None else in_channels
+    _check_int("resolution", res, 1)
+    _check_int("in_channels", ch, 1)
+    spec = model
+    if (res, ch) != (model.resolution, model.in_channels):
+        spec = for_input(model, in_channels=ch, resolution=res, num_classes=model.num_classes)
+    return build(spec), res, ch, spec.num_classes
+
+
+@_module_and_input.register(nn.Module)
+def _(model: nn.Module, resolution: int | None, in_channels: int | None) -> tuple[nn.Module, int, int, int | None]:
+    if resolution is None or in_channels is None:
+        raise LatencyError("a torch module needs resolution= and in_channels= to make its input; "
+                           "pass both, or pass a NetSpec")
+    _check_int("resolution", resolution, 1)
+    _check_int("in_channels", in_channels, 1)
+    return model, resolution, in_channels, None
 
 
 class _Step:
@@ -175,7 +185,7 @@ def _time_round(step: _Step, n: int, dev: torch.device, deadline: float) -> list
 
 
 def measure(
-    model: NetSpec | nn.Module,
+    model: Spec | nn.Module,
     *,
     batch: int = 1,
     resolution: int | None = None,
@@ -192,7 +202,7 @@ def measure(
 ) -> LatencyResult:
     """Latency of one network on random inputs: median, p10/p90 and images/s of ``batch`` images per step.
 
-    ``model`` is a NetSpec (built fresh; ``resolution``/``in_channels``
+    ``model`` is a spec, NetSpec or CellNetSpec (built fresh; ``resolution``/``in_channels``
     default to the spec's, and other values adapt it with ``for_input``) or
     an ``nn.Module`` (then both must be given; it is moved to ``device`` and
     its train/eval mode, and after ``mode="train"`` its weights and BN
@@ -221,7 +231,7 @@ def measure(
     was_training = module.training
     # A training step changes weights and BN statistics; a caller's module gets them back afterwards.
     saved = ({k: v.detach().clone() for k, v in module.state_dict().items()}
-             if mode == "train" and not isinstance(model, NetSpec) else None)
+             if mode == "train" and isinstance(model, nn.Module) else None)
     if dev.type == "cpu" and threads is not None:
         torch.set_num_threads(int(threads))
     used_threads = torch.get_num_threads() if dev.type == "cpu" else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from netspace.complexity import se_width_bottleneck
+from netspace.blocks.res_bottleneck import se_width_bottleneck
 from netspace.models.layers import SE, bn, conv
 from netspace.spec import Stage
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from netspace.complexity import expanded_width, se_width_mbconv
+from netspace.blocks.mbconv import expanded_width, se_width_mbconv
 from netspace.models.layers import SE, bn, conv, drop_connect
 from netspace.spec import Stage
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
 
 import torch
 from torch import nn
 
-from netspace.models.blocks import ResBasicBlock, ResBottleneckBlock, VanillaBlock
+from netspace.blocks import BLOCKS
 from netspace.models.layers import bn, conv
-from netspace.models.mbconv import ConvBlock, MBConv
 from netspace.models.stems import build_stem
 from netspace.spec import NetSpec
 
-_BLOCKS = {"vanilla": VanillaBlock, "res_basic": ResBasicBlock, "res_bottleneck": ResBottleneckBlock}
+
+@functools.cache
+def block_module(kind: str) -> type[nn.Module]:
+    """The ``nn.Module`` class block kind ``kind`` names by its ``module`` path ("package.module:Class")."""
+    path, _, name = BLOCKS[kind].module.partition(":")
+    return getattr(importlib.import_module(path), name)
 
 
 class Head(nn.Module):
@@ -47,15 +53,12 @@ class Network(nn.Module):
         n_blocks, index = spec.depth, 0
         for i, st in enumerate(spec.stages, 1):
             blocks = []
+            kind, block = BLOCKS[st.block], block_module(st.block)
             for j in range(st.depth):
                 stride = st.stride if j == 0 else 1
-                if st.block in ("mbconv", "conv"):
-                    # Drop-connect rate grows linearly with block index (EfficientNet).
-                    rate = spec.drop_connect * index / n_blocks
-                    mobile = MBConv if st.block == "mbconv" else ConvBlock
-                    blocks.append(mobile(w_in, st, stride, spec.activation, rate))
-                else:
-                    blocks.append(_BLOCKS[st.block](w_in, st, stride, spec.activation))
+                # Drop-connect rate grows linearly with block index (EfficientNet).
+                rate = (spec.drop_connect * index / n_blocks,) if kind.drop_connect else ()
+                blocks.append(block(w_in, st, stride, spec.activation, *rate))
                 w_in = st.width
                 index += 1
             self.add_module(f"s{i}", nn.Sequential(*blocks))

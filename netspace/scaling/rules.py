@@ -46,7 +46,7 @@ def scale_spec(base: NetSpec, *, width_mult: float = 1.0, depth_mult: float = 1.
     for st in base.stages:
         width = round_width(st.width, width_mult, divisor)
         group_width = st.group_width
-        if st.block == "res_bottleneck" and group_width is not None:
+        if group_width is not None:  # the spec allows a group width only on kinds that read it (X/Y blocks)
             (width,), (group_width,) = adjust_block_compatibility([width], [st.bottleneck_ratio], [group_width])
         stages.append(dataclasses.replace(st, width=width, group_width=group_width,
                                           depth=round_depth(st.depth, depth_mult)))

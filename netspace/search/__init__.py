@@ -14,6 +14,9 @@ search asks what the uninterrupted one would have asked.
   (NAS with RL; MnasNet).
 - ``RegularizedEvolution``: aging evolution (Real et al. 2019).
 
+A new strategy is a module here with a ``Strategy`` subclass and one
+``STRATEGIES.register`` line below.
+
 Rewards: ``accuracy_reward`` and MnasNet's ``mnas_reward``
 (ACC x (LAT/T)^w), bundled as a ``Reward``.
 """
@@ -23,6 +26,10 @@ from netspace.search.random_search import RandomSearch
 from netspace.search.reinforce import Controller, Reinforce
 from netspace.search.reward import CONSTRAINTS, REWARDS, Reward, accuracy_reward, mnas_reward
 from netspace.search.strategy import STRATEGIES, SearchError, Strategy, as_decisions, make_strategy
+
+STRATEGIES.register(RandomSearch.kind, RandomSearch)
+STRATEGIES.register(Reinforce.kind, Reinforce)
+STRATEGIES.register(RegularizedEvolution.kind, RegularizedEvolution)
 
 __all__ = [
     "CONSTRAINTS", "REWARDS", "STRATEGIES", "Controller", "RandomSearch", "RegularizedEvolution", "Reinforce",

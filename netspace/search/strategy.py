@@ -1,4 +1,4 @@
-"""The strategy interface: ask for candidates, tell their rewards, save and restore the state."""
+"""The strategy interface (ask for candidates, tell their rewards, save and restore the state) and the registry."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from netspace.errors import NetspaceError
+from netspace.registry import Registry
 
 Decisions = list[tuple[str, tuple]]
 
@@ -123,16 +124,10 @@ def rng_from_state(state: dict[str, Any]) -> np.random.Generator:
     return rng
 
 
+# Strategies by ``Strategy.kind``, registered in ``netspace/search/__init__.py``.
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy", SearchError)
+
+
 def make_strategy(kind: str, decisions: Any, *, seed: int = 0, **options: Any) -> Strategy:
-    """A strategy by name: ``random``, ``reinforce`` or ``evolution``, with its own options."""
-    from netspace.search.evolution import RegularizedEvolution
-    from netspace.search.random_search import RandomSearch
-    from netspace.search.reinforce import Reinforce
-
-    classes = {"random": RandomSearch, "reinforce": Reinforce, "evolution": RegularizedEvolution}
-    if kind not in classes:
-        raise SearchError(f"unknown strategy {kind!r}; choose one of {', '.join(STRATEGIES)}")
-    return classes[kind](decisions, seed=seed, **options)
-
-
-STRATEGIES = ("random", "reinforce", "evolution")
+    """A strategy by name (one of :data:`STRATEGIES`: random, reinforce, evolution), with its own options."""
+    return STRATEGIES[kind](decisions, seed=seed, **options)

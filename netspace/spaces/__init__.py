@@ -8,9 +8,14 @@ sample's spec; ``space.describe()`` states the space for reports;
 ``sample_population(name, n, ...)`` gives plain records (``netspace sample``).
 ``space.tokens()``, ``params_from_tokens`` and ``tokens_from_params`` give
 every space as a sequence of categorical decisions for search strategies.
+
+A new space is a module here (a function of the input :class:`Frame`
+returning a ``DesignSpace``) and one ``SPACES.register`` line below.
 """
 
-from netspace.spaces.anynet import ANYNET_NAMES, anynet_space
+from functools import partial
+
+from netspace.spaces.anynet import ANYNET_NAMES, ANYNET_VARIANTS, anynet_space
 from netspace.spaces.batch import StageBatch, batch_complexity
 from netspace.spaces.frame import VARIANTS, Frame, pick_variant
 from netspace.spaces.regnet import RegNetParams, adjust_block_compatibility, quantized_widths, regnet_spec
@@ -18,7 +23,7 @@ from netspace.spaces.regnet_space import REGNET_NAMES, RegNetSpace, regnet_space
 from netspace.spaces.mnasnet import MnasNetSpace
 from netspace.spaces.nasnet import NASNetSpace
 from netspace.spaces.population import flat_record, sample_population
-from netspace.spaces.registry import NAS_SPACE_NAMES, SPACE_NAMES, UnknownSpaceError, get_space, space_names
+from netspace.spaces.registry import SPACES, UnknownSpaceError, get_space, space_names
 from netspace.spaces.samplers import SAMPLER_KINDS, Sampler, SpaceError
 from netspace.spaces.space import DesignSpace, Sample, SampleResult, SamplingError, VectorizedSpace
 from netspace.spaces.stagewise import StageParam, StagewiseSpace
@@ -26,8 +31,23 @@ from netspace.spaces.tokens import TokenSpace
 from netspace.spaces.window import Window, as_window, parse_window
 from netspace.spaces.yaml_space import load_space, space_from_dict, space_from_yaml
 
+# The paper's eight spaces in its order, then the NAS spaces, then variants of the paper's.
+for _name in ANYNET_NAMES:
+    SPACES.register(_name, partial(anynet_space, _name))
+for _name in REGNET_NAMES:
+    SPACES.register(_name, partial(regnet_space, _name))
+SPACES.register("MnasNet", MnasNetSpace)
+SPACES.register("NASNet", NASNetSpace)
+for _name in ANYNET_VARIANTS:
+    SPACES.register(_name, partial(anynet_space, _name))
+del _name
+
+SPACE_NAMES = ANYNET_NAMES + REGNET_NAMES
+# The search spaces of the NAS methods the paper compares with (token spaces, netspace.spaces.tokens).
+NAS_SPACE_NAMES = ("MnasNet", "NASNet")
+
 __all__ = [
-    "ANYNET_NAMES", "NAS_SPACE_NAMES", "REGNET_NAMES", "SAMPLER_KINDS", "SPACE_NAMES", "VARIANTS",
+    "ANYNET_NAMES", "NAS_SPACE_NAMES", "REGNET_NAMES", "SAMPLER_KINDS", "SPACES", "SPACE_NAMES", "VARIANTS",
     "DesignSpace", "Frame", "MnasNetSpace", "NASNetSpace", "RegNetParams", "RegNetSpace", "Sample", "SampleResult",
     "Sampler", "SamplingError", "SpaceError", "StageBatch", "StageParam", "StagewiseSpace", "TokenSpace",
     "UnknownSpaceError", "VectorizedSpace", "Window",

@@ -1,0 +1,75 @@
+"""What a block kind declares, and the registry of kinds (filled in ``netspace/blocks/__init__.py``).
+
+A block kind is declared once, as a :class:`BlockKind` in a file of its own:
+
+- ``uses``: the optional stage fields it reads (``Stage`` fields beyond
+  block, depth, width and stride). The spec rejects any other optional field
+  set away from its default, naming the kinds that do read it.
+- ``check``: a rule of its own beyond the field checks every stage gets.
+- ``cost``: its layers, stated to a :class:`netspace.cost.Cost`, so
+  ``netspace.complexity`` counts it exactly without building it.
+- ``latency_key``: the part of its latency-table key beyond kind, widths,
+  size, stride, activation and skip (``netspace.latency.BlockSignature``).
+- ``module``: where its ``nn.Module`` lives, as ``"package.module:Class"``.
+  It is data, not an import: the spec and complexity layers never import
+  torch; ``netspace.models`` imports the class when it builds a network and
+  calls ``Class(w_in, stage, stride, activation)``, plus the block's
+  drop-connect rate when ``drop_connect`` is set.
+
+Every block of a stage gets the stage's fields; only the first gets the
+stage's stride and the previous stage's width as ``w_in``. This module
+imports only the standard library, the errors and the cost counter.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netspace.cost import Cost
+from netspace.errors import SpecError
+from netspace.registry import Registry
+
+if TYPE_CHECKING:  # the spec imports this package; a block kind reads a Stage's fields only
+    from netspace.spec import Stage
+
+
+class BlockKind:
+    """One kind of block; see the module docstring for what each attribute means."""
+
+    uses: frozenset[str] = frozenset()
+    module: str = ""
+    drop_connect: bool = False
+
+    def check(self, st: Stage, where: str) -> None:
+        """Raise SpecError if ``st`` breaks a rule of this kind (beyond the common field checks)."""
+
+    def cost(self, cx: Cost, st: Stage, w_in: int, stride: int) -> None:
+        raise NotImplementedError
+
+    def latency_key(self, st: Stage, w_in: int) -> tuple[int, int, int, int]:
+        """``(groups, kernel, inner width, SE width)`` of one block with input width ``w_in``."""
+        return 1, st.kernel, st.width, 0
+
+
+def projection(cx: Cost, w_in: int, w_out: int, stride: int) -> None:
+    """The 1x1 conv + BN shortcut of a residual block whose width or stride changes (off the main path's size)."""
+    if w_in != w_out or stride != 1:
+        size = cx.size
+        cx.conv(w_in, w_out, 1, stride)
+        cx.bn(w_out)
+        cx.size = size
+
+
+def spatial_then_project(cx: Cost, w_inner: int, w_out: int, kernel: int, stride: int, groups: int,
+                         w_se: int) -> None:
+    """What bottleneck-shaped blocks (X/Y, MBConv) share after their first 1x1: kxk group conv + BN at the
+    inner width (the stride), SE when ``w_se`` > 0, 1x1 projection + BN to ``w_out``."""
+    cx.conv(w_inner, w_inner, kernel, stride, groups=groups)
+    cx.bn(w_inner)
+    if w_se:
+        cx.se(w_inner, w_se)
+    cx.conv(w_inner, w_out, 1)
+    cx.bn(w_out)
+
+
+BLOCKS: Registry[BlockKind] = Registry("block", SpecError)
