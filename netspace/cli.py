@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Callable, Sequence
 
+from netspace import __version__
 from netspace.errors import NetspaceError
 
 EXIT_USAGE = 2
@@ -731,6 +732,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_zoo, _add_
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="netspace", description="Design spaces for convolutional networks.")
+    parser.add_argument("--version", action="version", version=f"netspace {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in _COMMANDS:
         add(sub)

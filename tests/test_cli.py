@@ -112,3 +112,16 @@ def test_invalid_spec_file(tmp_path):
     path.write_text("{not json")
     proc = run("info", str(path))
     assert proc.returncode == 2 and "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_python_m_netspace_version_and_zoo():
+    import netspace
+
+    version = subprocess.run([sys.executable, "-m", "netspace", "--version"], capture_output=True, text=True,
+                             timeout=120)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"netspace {netspace.__version__}"
+    zoo_table = subprocess.run([sys.executable, "-m", "netspace", "zoo"], capture_output=True, text=True, timeout=120)
+    assert zoo_table.returncode == 0, zoo_table.stderr
+    assert zoo_table.stdout.split()[:5] == ["model", "flops", "params", "acts", "resolution"]
+    assert "RegNetX-200MF" in zoo_table.stdout

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import os
 import platform
+import shutil
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -86,6 +87,18 @@ def _build_lock(build_dir: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _ninja_on_path() -> None:
+    """torch runs ``ninja`` from PATH; the ``ninja`` package (a dependency) puts it in its environment's
+    scripts directory, which is not on PATH when that environment's python runs unactivated."""
+    if shutil.which("ninja") is None:
+        try:
+            import ninja
+        except ImportError:
+            return
+        if ninja.BIN_DIR:
+            os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + ninja.BIN_DIR
+
+
 @functools.lru_cache(maxsize=1)
 def kernel() -> ModuleType | None:
     """The compiled extension, or None (one warning says why) where it cannot be built."""
@@ -94,10 +107,12 @@ def kernel() -> ModuleType | None:
     try:
         from torch.utils.cpp_extension import _get_build_directory, load
 
+        _ninja_on_path()
         name = _build_name()
         with _build_lock(Path(_get_build_directory(name, verbose=False))):
-            return load(name=name, sources=[str(p) for p in SOURCES], extra_cflags=CFLAGS, extra_ldflags=LDFLAGS,
-                        verbose=False)
+            # copies: load() appends torch's libraries to the list it is given, which would change _build_name()
+            return load(name=name, sources=[str(p) for p in SOURCES], extra_cflags=list(CFLAGS),
+                        extra_ldflags=list(LDFLAGS), verbose=False)
     except Exception as exc:  # no compiler, no ninja, a failed build: the fallback is exact, only slower
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         warnings.warn(f"netspace: CPU training kernels not built ({reason}); using PyTorch's ops, which are slower "
