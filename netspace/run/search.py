@@ -68,14 +68,8 @@ def _latency_measurer(config: SearchConfig, store: Store) -> Callable[[Any, str]
         if cached is not None:
             return cached
         from netspace.latency import measure
-        from netspace.spec import NetSpec
 
-        model = spec
-        if not isinstance(spec, NetSpec):  # other spec kinds: time the built module
-            from netspace.models import build
-
-            model = build(spec)
-        result = measure(model, batch=1, resolution=spec.resolution, in_channels=spec.in_channels,
+        result = measure(spec, batch=1, resolution=spec.resolution, in_channels=spec.in_channels,
                          device=config.latency_device, threads=config.latency_threads,
                          mode="inference", max_seconds=3.0)
         return float(result.median_ms)
