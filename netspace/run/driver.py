@@ -38,6 +38,7 @@ from typing import Any, Callable, TextIO
 
 from netspace.errors import NetspaceError
 from netspace.run.store import Store
+from netspace.run.worker import RETRY
 from netspace.search.propose import Proposer
 from netspace.train.config import TrialConfig
 
@@ -95,6 +96,7 @@ class Run:
         else:  # a sampler's state is the number of trials it drew
             self.proposer.asked, self.proposer.told = trials, 0  # told again in order by _tell_ready
         self._ready: dict[int, tuple[Any, float]] = {}
+        self.retry_later: dict[int, str] = {}  # trials stopped by the machine, not trained again this session
 
     @property
     def searching(self) -> bool:
@@ -159,11 +161,15 @@ class Run:
     def jobs(self) -> list[dict[str, Any]]:
         return [{"trial": t.trial, "spec": t.spec, "schedule": self.schedule, "data": self.data,
                  "out_dir": str(self.out / "trials" / f"{t.trial:04d}"), "entry": self.name}
-                for t in self.store.trials(("pending", "running"))]
+                for t in self.store.trials(("pending", "running")) if t.trial not in self.retry_later]
 
     def record(self, trial: int, result: dict[str, Any]) -> float | None:
         """Store a trial's result (with its reward and the proposer's state after telling, in order)."""
         metrics = result.pop("metrics", [])
+        if result.get("status") == RETRY:  # the machine's fault: pending again, for the next invocation
+            self.retry_later[trial] = result.get("message") or ""
+            self.store.release(trial, result.get("message") or "")
+            return None
         if not self.searching:
             self.store.record_result(trial, result, metrics)
             return None
@@ -314,8 +320,17 @@ def drive(runs: list[Run], executor, log: Callable[[str], None], *, tty: bool | 
                 progress.draw()
                 for job, result in executor.run(jobs, on_start=lambda j: by_name[j["entry"]].store.mark_running(j["trial"])):
                     run = by_name[job["entry"]]
-                    reward = run.record(job["trial"], result)
                     label = f"{job['entry']} trial {job['trial']}" if several else f"trial {job['trial']}"
-                    progress.finished(label, result, reward)
+                    retry = result.get("status") == RETRY
+                    reward = run.record(job["trial"], result)
+                    if retry:
+                        log(f"{label}: stopped by the machine, not the model ({result.get('message', '')[:200]}); "
+                            "it stays pending")
+                    else:
+                        progress.finished(label, result, reward)
     finally:
         progress.close()
+    stopped = sum(len(r.retry_later) for r in runs)
+    if stopped:
+        log(f"{stopped} trial(s) stopped by a fault of the machine (disk full, permission, memory) and stay "
+            "pending; free the resource and rerun the same command to train them")

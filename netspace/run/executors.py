@@ -24,7 +24,7 @@ import signal
 from typing import Any, Callable, Iterator
 
 from netspace.errors import NetspaceError
-from netspace.run.worker import run_trial
+from netspace.run.worker import RETRY, run_trial
 
 Job = dict[str, Any]
 
@@ -97,8 +97,8 @@ class LocalExecutor:
                     job = running.pop(fut)
                     try:
                         result = fut.result()
-                    except Exception as e:  # a worker process died (OOM, signal)
-                        result = {"status": "failed", "message": f"worker died: {type(e).__name__}: {e}"}
+                    except Exception as e:  # a worker process died (OOM kill, signal): the machine's fault
+                        result = {"status": RETRY, "message": f"worker died: {type(e).__name__}: {e}"}
                     yield job, result
         except BaseException:
             # Interrupted: stop the workers now; their trials resume from checkpoints on rerun.

@@ -142,9 +142,10 @@ def search_summary(out_dir: str | Path) -> dict[str, Any] | None:
         trials = {t.trial: t for t in store.trials()}
         counts = store.counts()
     finished = [(i, r) for i, r in rows.items() if r["reward"] is not None]
+    trained = [(i, r) for i, r in finished if trials[i].status == "done"]  # failed trials are no candidate
     best = None
-    if finished:
-        i, r = max(finished, key=lambda x: (x[1]["reward"], -x[0]))
+    if trained:
+        i, r = max(trained, key=lambda x: (x[1]["reward"], -x[0]))
         t = trials[i]
         best = {"trial": i, "reward": r["reward"], "error": t.error, "latency_ms": r["latency_ms"], "flops": t.flops,
                 "params": t.params}

@@ -183,6 +183,11 @@ class Store:
         with self._tx() as db:
             db.execute("UPDATE trials SET status='running', started=? WHERE trial=?", (time.time(), trial))
 
+    def release(self, trial: int, message: str) -> None:
+        """Back to pending, with the reason: the trial stopped for a fault of the machine and runs again."""
+        with self._tx() as db:
+            db.execute("UPDATE trials SET status='pending', message=? WHERE trial=?", (message, trial))
+
     def record_result(self, trial: int, result: dict[str, Any], metrics: list[dict[str, Any]], *,
                       reward: float | None = None, settings: dict[str, Any] | None = None) -> None:
         """A finished trial (done, diverged or failed), its per-epoch metrics, its reward (searches) and

@@ -15,6 +15,21 @@ from netspace.errors import NetspaceError
 
 _DATA_CACHE: dict[str, Any] = {}
 
+# Not a stored status: the trial failed for a reason of the machine, not of the model (a full disk, a
+# permission, memory), so the driver leaves it pending and a rerun trains it again.
+RETRY = "retry"
+_MACHINE_FAULTS = ("No space left on device", "file write failed", "Disk quota exceeded", "Read-only file system",
+                   "Permission denied", "out of memory", "Cannot allocate memory")
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether an exception of a trial is the environment's fault (OSError, MemoryError, torch's write
+    and allocation failures), which freeing the resource fixes, rather than the model's."""
+    if isinstance(exc, (OSError, MemoryError)):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(m in text for m in _MACHINE_FAULTS)
+
 
 def _data(settings: dict[str, Any]):
     from netspace.data import load_data
@@ -44,9 +59,10 @@ def run_trial(job: dict[str, Any]) -> dict[str, Any]:
                              handle_signals=False)
     except NetspaceError as e:
         return {"status": "failed", "message": str(e)}
-    except Exception as e:  # a bug or a resource problem in this trial only
+    except Exception as e:  # a bug in this trial only, or the machine's fault (disk, memory): see retryable
         tail = traceback.format_exc().strip().splitlines()[-3:]
-        return {"status": "failed", "message": f"{type(e).__name__}: {e} | " + " | ".join(tail)}
+        message = f"{type(e).__name__}: {e} | " + " | ".join(tail)
+        return {"status": RETRY if retryable(e) else "failed", "message": message}
     speeds = [m["images_per_second"] for m in result.metrics if m.get("images_per_second")]
     status = result.status if result.status in ("done", "diverged") else "failed"
     return {

@@ -31,6 +31,7 @@ from netspace.train.precision import Precision, resolve_precision
 from netspace.train.progress import Progress
 from netspace.train.result import DIVERGED_ERROR, TrainResult
 from netspace.train.schedule import Schedule, TrainError, lr_at
+from netspace.lock import DirectoryLock
 from netspace.train.settings import differences, run_settings
 from netspace.train.signals import StopRequest
 
@@ -129,6 +130,13 @@ class _Run:
 
     # -- the run --------------------------------------------------------------
     def run(self) -> TrainResult:
+        if self.out is None or not self.ctx.is_main:
+            return self._run()
+        # One writer per run directory: a second train on the same --out would interleave its epochs.
+        with DirectoryLock(self.out, name=".train.lock", what="netspace train"):
+            return self._run()
+
+    def _run(self) -> TrainResult:
         self.session_start = time.monotonic()
         self.tuning_before = tune.stats()
         checkpoint = None

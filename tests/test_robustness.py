@@ -1,0 +1,127 @@
+"""Never lose, never hang: one writer per directory, validation before side effects, machine faults retried."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netspace.errors import NetspaceError
+from netspace.lock import DirectoryLock
+from netspace.run import Store, run_sweep, sweep_config
+from netspace.run import worker as worker_module
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+needs_fmnist = pytest.mark.skipif(not FMNIST.exists(), reason="Fashion-MNIST files not installed")
+TRIAL = dict(epochs=1, limit_train=256, limit_test=128, batch_size=64, precision="fp32")
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def _netspace(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "netspace", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_a_second_train_on_one_out_is_refused_while_the_first_runs(tmp_path):
+    from netspace.train import trial_config, train_trial
+    from netspace import zoo
+
+    with DirectoryLock(tmp_path, name=".train.lock", what="netspace train"):  # a train holding the directory
+        with pytest.raises(NetspaceError, match=r"another netspace train is running on .* wait for it"):
+            train_trial(zoo.resolve("ResNet-20"), trial_config(data="synthetic", epochs=1), out_dir=tmp_path)
+    assert not (tmp_path / "metrics.jsonl").exists()  # nothing was written
+
+
+@pytest.mark.parametrize("command", [
+    ["sweep", "RegNetX", "--samples", "2", "--lr", "-1"],
+    ["search", "RegNetX", "--strategy", "random", "--budget", "2", "--weight-decay", "-1"],
+    ["study", "--preset", "tiny", "--epochs", "0"],
+    ["study", "--preset", "tiny", "--spaces", "RegNetX,RegNetX"],
+])
+def test_settings_are_validated_before_anything_is_written(tmp_path, command):
+    out = tmp_path / "run"
+    proc = _netspace(*command, "--out", str(out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_machine_faults_are_retryable_and_model_faults_final():
+    assert worker_module.retryable(OSError(errno.ENOSPC, "No space left on device"))
+    assert worker_module.retryable(PermissionError(errno.EACCES, "Permission denied"))
+    assert worker_module.retryable(MemoryError())
+    assert worker_module.retryable(RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter "
+                                                "failed writing file data/3: file write failed"))
+    assert not worker_module.retryable(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    assert not worker_module.retryable(ValueError("bad spec"))
+
+
+class InProcessExecutor:
+    """Runs trials in this process (so a test can inject a fault into the real training code)."""
+
+    workers = 1
+
+    def run(self, jobs, on_start):
+        for job in jobs:
+            on_start(job)
+            yield job, worker_module.run_trial(job)
+
+
+@needs_fmnist
+def test_a_full_disk_leaves_the_trial_pending_and_a_rerun_trains_it(tmp_path, monkeypatch):
+    from netspace.run.driver import drive
+    from netspace.run.lock import DriverLock
+    from netspace.run.sweep import sweep_run
+    from netspace.train import loop
+
+    config = sweep_config("RegNetX", 2, flops="3M:12M", **TRIAL)
+    real_save = loop.save_checkpoint
+    calls = {"n": 0}
+
+    def full_disk_once(state, out):  # the first trial's checkpoint hits a full disk
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(errno.ENOSPC, "No space left on device", str(out))
+        return real_save(state, out)
+
+    monkeypatch.setattr(loop, "save_checkpoint", full_disk_once)
+    lines: list[str] = []
+    with DriverLock(tmp_path):
+        run = sweep_run(config, tmp_path, log=_quiet)
+        try:
+            drive([run], InProcessExecutor(), lines.append)
+        finally:
+            run.store.close()
+    with Store(tmp_path) as store:
+        trials = store.trials()
+    assert [t.status for t in trials] == ["pending", "done"]
+    assert "No space left on device" in trials[0].message
+    assert any("stay pending" in line for line in lines)
+    # space freed: the same command trains it, and the finished trial is kept as it was
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    done_error = trials[1].error
+    with DriverLock(tmp_path):
+        run = sweep_run(config, tmp_path, log=_quiet)
+        try:
+            drive([run], InProcessExecutor(), _quiet)
+        finally:
+            run.store.close()
+    with Store(tmp_path) as store:
+        trials = store.trials()
+    assert [t.status for t in trials] == ["done", "done"] and trials[1].error == done_error
+
+
+@needs_fmnist
+def test_a_search_whose_trials_all_failed_names_no_best(tmp_path):
+    from netspace.run import run_search, search_config
+
+    # batch size 64 with 8 training images: every trial fails in the model's own way (no full batch)
+    summary = run_search(search_config("RegNetX", "random", 2, flops="3M:12M", epochs=1, limit_train=8,
+                                       limit_test=8, val_fraction=0.5, batch_size=64, precision="fp32"),
+                         tmp_path, workers=1, log=_quiet)
+    assert summary["counts"]["done"] == 0 and summary["best"] is None
