@@ -125,3 +125,35 @@ def test_a_search_whose_trials_all_failed_names_no_best(tmp_path):
                                        limit_test=8, val_fraction=0.5, batch_size=64, precision="fp32"),
                          tmp_path, workers=1, log=_quiet)
     assert summary["counts"]["done"] == 0 and summary["best"] is None
+
+
+@needs_fmnist
+@pytest.mark.slow
+def test_sigterm_stops_a_sweep_like_ctrl_c_and_the_rerun_resumes(tmp_path):
+    import signal
+    import sqlite3
+    import time
+
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "netspace", "sweep", "RegNetX", "--samples", "2", "--flops", "3M:12M",
+           "--epochs", "3", "--limit-train", "512", "--limit-test", "128", "--batch-size", "64",
+           "--precision", "fp32", "--workers", "1", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        time.sleep(0.3)
+        if (out / "sweep.sqlite").exists():
+            with sqlite3.connect(out / "sweep.sqlite") as con:
+                try:
+                    if con.execute("SELECT COUNT(*) FROM trials WHERE status='running'").fetchone()[0]:
+                        break
+                except sqlite3.OperationalError:
+                    continue
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted; rerun the same command to resume" in err
+    assert "Traceback" not in err and "leaked semaphore" not in err
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+    assert rerun.returncode == 0 and "done 2" in rerun.stdout, rerun.stderr

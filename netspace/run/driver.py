@@ -30,7 +30,9 @@ import contextlib
 import hashlib
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,8 +289,30 @@ def precision_here(schedule: dict[str, Any]) -> str:
     return resolve_precision(schedule.get("precision", "auto"), device, schedule.get("channels_last")).reason
 
 
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """SIGTERM stops a drive the way Ctrl-C does: workers stopped, stores consistent, resumable."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def drive(runs: list[Run], executor, log: Callable[[str], None], *, tty: bool | None = None) -> None:
     """Ask, train and tell until every run has its budget of finished trials."""
+    with terminate_as_interrupt():
+        _drive(runs, executor, log, tty)
+
+
+def _drive(runs: list[Run], executor, log: Callable[[str], None], tty: bool | None) -> None:
     by_name = {r.name: r for r in runs}
     if len(by_name) != len(runs):
         raise NetspaceError("drive: two runs with one name; give each a distinct name")
