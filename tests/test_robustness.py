@@ -157,3 +157,66 @@ def test_sigterm_stops_a_sweep_like_ctrl_c_and_the_rerun_resumes(tmp_path):
     assert "Traceback" not in err and "leaked semaphore" not in err
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
     assert rerun.returncode == 0 and "done 2" in rerun.stdout, rerun.stderr
+
+
+# -- damaged stores -----------------------------------------------------------
+def _small_store(directory: Path) -> Path:
+    with Store(directory, create=True) as store:
+        store.add_trials([(i, {"depth": 10 + i}, {"stages": []}, {"flops": 10, "params": 20, "acts": 30})
+                          for i in range(3)], settings={"config": {"space": "RegNetX"}})
+        store.record_result(0, {"status": "done", "error": 12.5, "epochs": 1}, [{"epoch": 1, "test_error": 12.5}])
+    return directory
+
+
+def _refused(directory: Path, *, expect: str) -> None:
+    for command in (["sweep", "status", str(directory)], ["sweep", "export", str(directory)],
+                    ["analyze", str(directory), "--out", str(directory.parent / "r.html")]):
+        proc = _netspace(*command)
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        assert expect in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert "rerun the same sweep command" in proc.stderr  # says how to rebuild
+
+
+def test_a_zero_byte_store_is_an_error_not_zero_trials(tmp_path):
+    (tmp_path / "sweep.sqlite").write_bytes(b"")
+    _refused(tmp_path, expect="empty file")
+
+
+def test_overwritten_pages_are_found_by_the_integrity_check(tmp_path):
+    path = _small_store(tmp_path / "s") / "sweep.sqlite"
+    import sqlite3
+
+    with sqlite3.connect(path) as con:  # fold the WAL in, so the bytes below are the whole store
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    data[1024:3072] = b"\xab" * 2048  # 2 KB overwritten inside the first pages
+    path.write_bytes(bytes(data))
+    _refused(path.parent, expect="damaged")
+
+
+def test_a_garbled_trial_row_is_named(tmp_path):
+    import sqlite3
+
+    directory = _small_store(tmp_path / "s")
+    with sqlite3.connect(directory / "sweep.sqlite") as con:
+        con.execute("UPDATE trials SET params='{\"depth\": 1' WHERE trial=2")
+    _refused(directory, expect="undecodable rows (trial 2)")
+
+
+def test_a_read_only_sweep_directory_can_be_read(tmp_path):
+    import os
+    import sqlite3
+
+    directory = _small_store(tmp_path / "s")
+    with sqlite3.connect(directory / "sweep.sqlite") as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for name in ("sweep.sqlite-wal", "sweep.sqlite-shm"):
+        (directory / name).unlink(missing_ok=True)
+    os.chmod(directory, 0o555)
+    try:
+        if os.access(directory, os.W_OK):
+            pytest.skip("running as a user who can write any directory")
+        proc = _netspace("sweep", "status", str(directory))
+        assert proc.returncode == 0 and "3 trials" in proc.stdout, proc.stderr
+    finally:
+        os.chmod(directory, 0o755)

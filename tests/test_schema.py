@@ -50,7 +50,7 @@ def _trial(**over):
 
 
 def test_trial_row_columns_and_split():
-    metrics = [{"epoch": 1, "val_error": 20.0, "test_error": 99.0}, {"epoch": 2, "val_error": 12.5}]
+    metrics = [{"epoch": 1, "val_error": 20.0, "error": 99.0}, {"epoch": 2, "val_error": 12.5}]
     row = schema.trial_row("s", {"space": "X", "eval_split": "val"}, _trial(), metrics)
     assert row["eval_split"] == "val" and row["curve"] == [20.0, 12.5]  # the curve is on the evaluated split
     assert (row["depth"], row["widths1"], row["widths2"]) == (3, 8, 16)
@@ -60,7 +60,7 @@ def test_trial_row_columns_and_split():
     # the concurrently redesigned nested config names its split too
     nested = {"space": "X", "trial": {"schedule": {"eval_split": "test"}, "data": {}}}
     assert schema.eval_split(nested) == "test" and schema.eval_split({}) is None
-    assert schema.trial_row("s", nested, _trial(), [{"epoch": 1, "test_error": 7.0}])["curve"] == [7.0]
+    assert schema.trial_row("s", nested, _trial(), [{"epoch": 1, "error": 7.0}])["curve"] == [7.0]
 
 
 def test_trial_row_refuses_bad_status_and_parameters_named_like_results():
@@ -74,11 +74,10 @@ def test_trial_row_refuses_bad_status_and_parameters_named_like_results():
 
 def _store(directory: Path, n: int = 2, space: str = "RegNetX", split: str = "test") -> Path:
     with Store(directory, create=True) as store:
-        store.initialize({"config": {"space": space, "eval_split": split}},
-                         [(i, {"depth": 10 + i, "w0": 24}, {"stages": [{"depth": 1, "width": 8}]},
+        store.add_trials(settings={"config": {"space": space, "eval_split": split}}, rows=[(i, {"depth": 10 + i, "w0": 24}, {"stages": [{"depth": 1, "width": 8}]},
                            {"flops": 10 + i, "params": 20, "acts": 30}) for i in range(n)])
         for i in range(n):
-            store.record_result(i, {"status": "done", "test_error": 12.5 - i, "best_test_error": 12.0 - i,
+            store.record_result(i, {"status": "done", "error": 12.5 - i, "best_error": 12.0 - i,
                                     "epochs": 1, "wall_seconds": 3.0 + i, "images_per_second": 50.0 + i},
                                 [{"epoch": 1, f"{split}_error": 12.5 - i}])
     return directory

@@ -197,4 +197,4 @@ def test_analyze_errors(tmp_path):
     assert proc.returncode == 2 and "no sweep store" in proc.stderr and "Traceback" not in proc.stderr
     Store(tmp_path, create=True).close()
     proc = subprocess.run([sys.executable, "-m", "netspace.cli", "analyze", str(tmp_path)], capture_output=True, text=True)
-    assert proc.returncode == 2 and "has no trials yet" in proc.stderr
+    assert proc.returncode == 2 and "holds no sweep settings" in proc.stderr and "Traceback" not in proc.stderr

@@ -115,16 +115,67 @@ class Store:
             path = path / STORE_NAME
         if not create and not path.exists():
             raise StoreError(f"no sweep store at {path}; run 'netspace sweep' with --out {path.parent} first")
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        if not create and path.stat().st_size == 0:
+            raise StoreError(f"{path} is an empty file, not a sweep store; {self._rebuild_hint()}")
         try:
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.executescript(_LATENCY_SCHEMA)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._connect(path, create)
+            if not create:
+                self.check()
         except sqlite3.DatabaseError as e:
-            raise StoreError(f"{path}: not a readable sweep store ({e})") from None
+            raise StoreError(f"{path} is damaged or not a sweep store ({e}); {self._rebuild_hint()}") from None
+        except OSError as e:
+            raise StoreError(f"{path}: cannot open the sweep store ({e.strerror or e}); check the directory's "
+                             "permissions and free space") from None
+
+    @staticmethod
+    def _connect(path: Path, create: bool) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.executescript(_LATENCY_SCHEMA)
+            return db
+        except sqlite3.OperationalError:
+            if create or os.access(path.parent, os.W_OK):
+                raise
+        # A reader in a directory it cannot write (a read-only copy of a sweep): SQLite's WAL needs to write
+        # its index file beside the store, so open the file as immutable instead, for reading only.
+        return sqlite3.connect(f"file:{path}?immutable=1", uri=True, timeout=30, isolation_level=None)
+
+    def _rebuild_hint(self) -> str:
+        return (f"move it away (e.g. to {self.path.name}.damaged) and rerun the same sweep command: trials that "
+                f"finished are read back from {self.path.parent / 'trials'}/NNNN/result.json without retraining")
+
+    def check(self) -> None:
+        """SQLite's quick_check and a JSON decode of every stored row; a StoreError naming what is damaged."""
+        problems = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise StoreError(f"{self.path} is damaged ({'; '.join(problems[:3])}); {self._rebuild_hint()}")
+        bad: list[str] = []
+        for key, value in self._db.execute("SELECT key, value FROM settings"):
+            try:
+                json.loads(value)
+            except ValueError:
+                bad.append(f"setting {key!r}")
+        for trial, params, spec in self._db.execute("SELECT trial, params, spec FROM trials"):
+            try:
+                json.loads(params), json.loads(spec)
+            except (ValueError, TypeError):
+                bad.append(f"trial {trial}")
+        for trial, row in self._db.execute("SELECT trial, row FROM metrics"):
+            try:
+                json.loads(row)
+            except (ValueError, TypeError):
+                bad.append(f"metrics of trial {trial}")
+        if bad:
+            shown = ", ".join(sorted(set(bad))[:8]) + (" and more" if len(set(bad)) > 8 else "")
+            raise StoreError(f"{self.path} holds undecodable rows ({shown}); {self._rebuild_hint()}")
+        if not self.settings().get("config"):
+            raise StoreError(f"{self.path} holds no sweep settings (a sweep killed before its first write, or "
+                             f"not a sweep store); {self._rebuild_hint()}")
 
     # -- lifecycle -----------------------------------------------------------
     def close(self) -> None:

@@ -7,6 +7,7 @@ and the sweep goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import traceback
 from typing import Any
@@ -48,9 +49,11 @@ def run_trial(job: dict[str, Any]) -> dict[str, Any]:
     from netspace.train import Schedule, TrialConfig, train_trial
 
     try:
-        settings = dict(job["data"])
+        settings = dict(job["data"])  # load_data's keyword arguments: a DataConfig's, maybe synthetic options
         seed = settings.pop("seed", None)
-        trial = TrialConfig(DataConfig(**settings), Schedule.from_dict(job["schedule"]))
+        known = {f.name for f in dataclasses.fields(DataConfig)}
+        trial = TrialConfig(DataConfig(**{k: v for k, v in settings.items() if k in known}),
+                            Schedule.from_dict(job["schedule"]))
         if seed is not None and trial.seed != seed:
             raise NetspaceError(f"trial {job['trial']}: data seed {seed} differs from the schedule's {trial.seed}")
         # The same call as netspace train, with the data this worker already holds.
