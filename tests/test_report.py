@@ -148,3 +148,22 @@ def test_report_renders_in_chromium(report):
     assert pixels.std() > 0.05 and 0.02 < non_white < 0.9, (pixels.std(), non_white)
     if os.environ.get("NETSPACE_DOCS_SCREENSHOT"):  # refresh docs/report.png for the README
         shutil.copy(shot, os.environ["NETSPACE_DOCS_SCREENSHOT"])
+
+
+def test_a_section_is_one_function_and_one_registration_line(tmp_path, monkeypatch):
+    from netspace.report import SECTIONS
+    from netspace.report.page import paragraph, section
+
+    monkeypatch.setattr(SECTIONS, "_entries", dict(SECTIONS._entries))  # registered for this test only
+    monkeypatch.setattr(SECTIONS, "_keys", dict(SECTIONS._keys))
+
+    def models_per_sweep(ctx):
+        counts = {name: len(part) for name, part in ctx.groups.items()}
+        return section("Models per sweep", paragraph("; ".join(f"{k}: {v}" for k, v in counts.items())))
+
+    SECTIONS.register("models_per_sweep", models_per_sweep)
+    df = demo_trials(n=12, seed=3)
+    page = open(write_report(df, tmp_path / "r.html", samples=50)).read()
+    counts = df[df["status"] == "done"].groupby("sweep").size()
+    assert "Models per sweep" in page and all(f"{k}: {v}" in page for k, v in counts.items())
+    assert page.index("Training curves of the best models") < page.index("Models per sweep")  # page order
