@@ -15,7 +15,7 @@ from netspace import schema
 from netspace.analysis.demo import demo_trials
 from netspace.cli import main
 from netspace.errors import NetspaceError
-from netspace.run import Store, SweepConfig, export_rows, run_sweep, sweep_labels, trial_rows
+from netspace.run import Store, export_rows, run_sweep, sweep_config, sweep_labels, trial_rows
 from netspace.run.frame import load
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -131,7 +131,7 @@ def test_cli_analyze_labels_and_refuses_a_shared_label(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     out = tmp_path_factory.mktemp("schema") / "RegNetX"
-    config = SweepConfig(space="RegNetX", samples=3, epochs=1, flops="3M:6M", limit_train=256, limit_test=128,
+    config = sweep_config(space="RegNetX", samples=3, epochs=1, flops="3M:6M", limit_train=256, limit_test=128,
                          val_fraction=0.25, eval_split="val", batch_size=64, precision="fp32")
     with pytest.MonkeyPatch.context() as mp:
         # the claim here is about columns, not speed: PyTorch's layers, no autotuning, no kernel build

@@ -21,9 +21,15 @@ weight_decay                5e-4       CIFAR-scale standard; not on BN or biases
 label_smoothing             0.1        better calibrated, slightly lower error
 ema_decay                   0 (off)    weight EMA helps long runs; on short cosine runs
                                        the final weights are already averaged enough
-zero_init_last_bn           False      identity-start residual blocks learn slower in
-                                       short runs (ResNet-20, 94 steps on 3000 Fashion-MNIST
-                                       images: 42% test error with it, 26% without)
+zero_init_last_bn           True       every residual branch starts as an identity, so
+                                       no sampled model blows up in a short schedule: 8
+                                       AnyNetX_A models, 2 epochs on 6,000 Fashion-MNIST
+                                       images, paired: without it 2 of 8 ended at 63% and
+                                       84% error (26.8% and 27.5% with it), the other 6
+                                       were 1.6-13.9 points better; medians 36.6% (on) vs
+                                       29.1% (off), sign test p = 0.73. One default in
+                                       train, sweep, search and study (the paper preset
+                                       turns it off, as the reference implementation does)
 augment                     True       dataset policy: pad+random crop, flip if sensible
 precision                   auto       the fastest correct path here, never an emulated
                                        dtype: bf16 autocast + channels_last on CPUs with
