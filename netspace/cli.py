@@ -1,8 +1,13 @@
 """The ``netspace`` command: thin commands over the Python API.
 
-Each ``_cmd_*`` function parses nothing itself beyond argparse and calls one
-API function. A :class:`NetspaceError` becomes one line on stderr and exit
-status 2; anything else is a bug and keeps its traceback.
+Each ``_cmd_*`` function is parse -> one API call -> print: it turns its
+arguments into the API's arguments (or config dataclass), calls one API
+function (``zoo.table``, ``zoo.info``, ``sample_population``, ``train_trial``,
+``run_sweep``, ``run.status``, ``export_table``, ``run_study``, ``run_search``,
+``export_model``, ``write_report``, ``latency_report``, ``runtime_report``,
+``scale_model``) and formats the plain data it returns. A
+:class:`NetspaceError` becomes one line on stderr and exit status 2; anything
+else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -41,12 +46,8 @@ def _add_zoo(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_zoo(args: argparse.Namespace) -> int:
     from netspace import zoo
-    from netspace.complexity import complexity
 
-    rows = []
-    for name in zoo.names():
-        spec = zoo.get(name)
-        rows.append({"name": name, "resolution": spec.resolution, **complexity(spec)})
+    rows = zoo.table()
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -69,60 +70,35 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_info)
 
 
-def _print_cell_info(name: str, spec, cx: dict, as_json: bool) -> int:
-    if as_json:
-        print(json.dumps({"name": name, "resolution": spec.resolution, "num_classes": spec.num_classes,
-                          "in_channels": spec.in_channels, **cx, "spec": spec.to_dict()}, indent=1))
-        return 0
-    print(f"{name}: NASNet cells, {spec.resolution}px, {spec.in_channels} channel(s), {spec.num_classes} classes")
-    print(f"  stem: 3x3 conv, width {spec.stem_width}, stride {spec.stem_stride}; cells (R = reduction): "
-          + " ".join(f"{'R' if r else 'N'}{f}" for r, f in spec.cells()))
-    for kind in ("normal", "reduction"):
-        blocks = "; ".join(f"{a}:{oa} + {b}:{ob}" for a, oa, b, ob in getattr(spec, kind))
-        print(f"  {kind}: {blocks}")
-    print(f"  flops {_human(cx['flops'])} ({cx['flops']:,} multiply-adds), params {_human(cx['params'])} "
-          f"({cx['params']:,}), acts {_human(cx['acts'])} ({cx['acts']:,})")
-    return 0
-
-
 def _cmd_info(args: argparse.Namespace) -> int:
     from netspace import zoo
-    from netspace.complexity import complexity
-    from netspace.spec import for_input, stage_summary
 
-    if (args.model is None) == (args.regnet is None):
-        raise NetspaceError("info: give exactly one of MODEL or --regnet PARAMS")
-    spec = zoo.resolve(args.model) if args.model else zoo.regnet_spec(zoo.parse_regnet(args.regnet))
-    for opt in ("resolution", "classes", "channels"):
-        v = getattr(args, opt)
-        if v is not None and v < 1:
-            raise NetspaceError(f"info: --{opt} must be a positive integer, got {v}")
-    if args.resolution or args.classes or args.channels:
-        spec = for_input(spec, in_channels=args.channels or spec.in_channels,
-                         resolution=args.resolution or spec.resolution,
-                         num_classes=args.classes or spec.num_classes)
-    cx = complexity(spec)
-    name = spec.name or (args.model or f"regnet({args.regnet})")
-    if not hasattr(spec, "stages"):  # a cell network (CellNetSpec)
-        return _print_cell_info(name, spec, cx, args.json)
-    stages = [stage_summary(s) for s in spec.stages]
+    info = zoo.info(args.model, regnet=args.regnet, resolution=args.resolution, classes=args.classes,
+                    channels=args.channels)
     if args.json:
-        out = {"name": name, "resolution": spec.resolution, "num_classes": spec.num_classes,
-               "in_channels": spec.in_channels, **cx, "stem": spec.to_dict()["stem"],
-               "head_width": spec.head_width, "stages": stages, "spec": spec.to_dict()}
-        print(json.dumps(out, indent=1))
+        print(json.dumps(info.to_dict(), indent=1))
         return 0
-    stem = spec.stem
-    print(f"{name}: {spec.resolution}px, {spec.in_channels} channel(s), {spec.num_classes} classes, "
-          f"activation {spec.activation}")
-    print(f"  stem: {stem.kind}, width {stem.width}, stride {stem.stride}")
-    print(f"  {'stage':<6}{'block':<16}{'depth':>6}{'width':>7}{'stride':>7}{'group_w':>8}{'b':>6}{'se':>6}")
-    for i, s in enumerate(stages, 1):
-        g = "-" if s["group_width"] is None else s["group_width"]
-        print(f"  {i:<6}{s['block']:<16}{s['depth']:>6}{s['width']:>7}{s['stride']:>7}{g!s:>8}"
-              f"{s['bottleneck_ratio']:>6g}{s['se_ratio']:>6g}")
-    if spec.head_width:
-        print(f"  head: 1x1 conv to {spec.head_width}, pool, fc")
+    spec, cx = info.spec, info.complexity
+    if info.stages is None:  # a cell network (CellNetSpec)
+        print(f"{info.name}: NASNet cells, {spec.resolution}px, {spec.in_channels} channel(s), "
+              f"{spec.num_classes} classes")
+        print(f"  stem: 3x3 conv, width {spec.stem_width}, stride {spec.stem_stride}; cells (R = reduction): "
+              + " ".join(f"{'R' if r else 'N'}{f}" for r, f in spec.cells()))
+        for kind in ("normal", "reduction"):
+            blocks = "; ".join(f"{a}:{oa} + {b}:{ob}" for a, oa, b, ob in getattr(spec, kind))
+            print(f"  {kind}: {blocks}")
+    else:
+        stem = spec.stem
+        print(f"{info.name}: {spec.resolution}px, {spec.in_channels} channel(s), {spec.num_classes} classes, "
+              f"activation {spec.activation}")
+        print(f"  stem: {stem.kind}, width {stem.width}, stride {stem.stride}")
+        print(f"  {'stage':<6}{'block':<16}{'depth':>6}{'width':>7}{'stride':>7}{'group_w':>8}{'b':>6}{'se':>6}")
+        for i, s in enumerate(info.stages, 1):
+            g = "-" if s["group_width"] is None else s["group_width"]
+            print(f"  {i:<6}{s['block']:<16}{s['depth']:>6}{s['width']:>7}{s['stride']:>7}{g!s:>8}"
+                  f"{s['bottleneck_ratio']:>6g}{s['se_ratio']:>6g}")
+        if spec.head_width:
+            print(f"  head: 1x1 conv to {spec.head_width}, pool, fc")
     print(f"  flops {_human(cx['flops'])} ({cx['flops']:,} multiply-adds), params {_human(cx['params'])} "
           f"({cx['params']:,}), acts {_human(cx['acts'])} ({cx['acts']:,})")
     return 0
@@ -133,31 +109,30 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw networks from a design space without training them "
                                       "(the sampler sweeps use)")
     p.add_argument("space", help="a design space name (netspace sweep lists them) or a YAML space file")
-    p.add_argument("--n", type=int, required=True, help="how many distinct networks")
+    p.add_argument("--n", type=int, required=True, help="how many distinct networks (required)")
     p.add_argument("--flops", metavar="MIN:MAX", help="flops window, e.g. 360M:400M (none: unconstrained)")
     p.add_argument("--params", metavar="MIN:MAX", help="params window")
     p.add_argument("--acts", metavar="MIN:MAX", help="activations window")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="sampling seed: the same seed draws the same networks "
+                   "(default 0)")
     p.add_argument("--resolution", type=int, default=224, help="input resolution (default 224; <= 64 uses the "
                                                                "small-image frame)")
     p.add_argument("--channels", type=int, default=3, help="input channels (default 3)")
     p.add_argument("--classes", type=int, default=1000, help="number of classes (default 1000)")
-    p.add_argument("--format", choices=["json", "csv"], default="json")
+    p.add_argument("--format", choices=["json", "csv"], default="json",
+                   help="json: one record per network; csv: one flat row per network (default json)")
     p.set_defaults(func=_cmd_sample)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
+    from netspace.run import export_table
     from netspace.spaces import flat_record, sample_population
 
     records = sample_population(args.space, args.n, flops=args.flops, params=args.params, acts=args.acts,
                                 seed=args.seed, resolution=args.resolution, in_channels=args.channels,
                                 num_classes=args.classes)
-    if args.format == "json":
-        print(json.dumps(records, indent=1))
-        return 0
-    import pandas as pd
-
-    pd.DataFrame([flat_record(r) for r in records]).to_csv(sys.stdout, index=False)
+    rows = records if args.format == "json" else [flat_record(r) for r in records]
+    sys.stdout.write(export_table(rows, args.format))
     return 0
 
 
@@ -282,6 +257,7 @@ def _window(args: argparse.Namespace):
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    from netspace.run.rows import EXPORT_FORMATS
     from netspace.train.config import TrialConfig
 
     p = sub.add_parser("sweep", help="sample, train and store N models of a design space "
@@ -302,7 +278,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     st.set_defaults(func=_cmd_sweep_status)
     ex = sweep.add_parser("export", help="one row per trial (design parameters, complexity, results)")
     ex.add_argument("dir", help="sweep or search directory")
-    ex.add_argument("--format", default="csv", choices=["csv", "json", "parquet"], help="export format (default csv)")
+    ex.add_argument("--format", default="csv", choices=EXPORT_FORMATS, help="export format (default csv)")
     ex.add_argument("--out", metavar="FILE", help="file to write (default: standard output)")
     ex.set_defaults(func=_cmd_sweep_export)
 
@@ -324,10 +300,9 @@ def _cmd_sweep_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep_status(args: argparse.Namespace) -> int:
-    from netspace.run import sweep_status
-    from netspace.run.search import search_summary
+    from netspace.run import status
 
-    st = sweep_status(args.dir)
+    st = status(args.dir)
     counts = ", ".join(f"{k} {v}" for k, v in st["counts"].items())
     print(f"{args.dir}: {st['space']}, {st['total']} trials: {counts}")
     if st["best"]:
@@ -335,7 +310,7 @@ def _cmd_sweep_status(args: argparse.Namespace) -> int:
         print(f"best: trial {b['trial']}, error {b['error']:.2f}%, flops {_human(b['flops'])}")
     if st["eta_seconds_one_worker"] is not None and st["counts"]["pending"] + st["counts"]["running"]:
         print(f"ETA: {st['eta_seconds_one_worker'] / 60:.1f} min of single-worker time left")
-    found = search_summary(args.dir)
+    found = st["search"]
     if found:
         print(f"search: {found['strategy']}, reward {found['reward']}, {found['told']} of "
               f"{found['budget']} trials told to the strategy")
@@ -344,31 +319,9 @@ def _cmd_sweep_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep_export(args: argparse.Namespace) -> int:
-    from netspace.run import export_rows
+    from netspace.run import export_rows, export_table
 
-    return _export(export_rows(args.dir), args.format, args.out)
-
-
-def _export(rows: list[dict], fmt: str, out: str | None) -> int:
-    import pandas as pd
-
-    frame = pd.DataFrame(rows)
-    if fmt == "json":
-        text = json.dumps(rows, indent=1)
-        if out:
-            with open(out, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        else:
-            print(text)
-    elif fmt == "csv":
-        frame.to_csv(out or sys.stdout, index=False)
-    else:
-        if not out:
-            raise NetspaceError("sweep export: parquet needs --out FILE")
-        try:
-            frame.to_parquet(out, index=False)
-        except ImportError:
-            raise NetspaceError("sweep export: parquet needs pyarrow (pip install pyarrow); or use --format csv") from None
+    sys.stdout.write(export_table(export_rows(args.dir), args.format, args.out or None) or "")
     return 0
 
 
@@ -413,14 +366,15 @@ def _cmd_study(args: argparse.Namespace) -> int:
 # -- search ------------------------------------------------------------------
 def _add_search(sub: argparse._SubParsersAction) -> None:
     from netspace.run.config import SEARCH_TRIAL
+    from netspace.search import STRATEGIES
     from netspace.search.reinforce import CONTROLLER_PRESETS
 
     p = sub.add_parser("search", help="architecture search (random, REINFORCE, evolution) with an accuracy or "
                        "MnasNet latency reward; resumable, read by sweep status and analyze")
     p.add_argument("space", help="a design space; reinforce and evolution need a token form (mnasnet, nasnet)")
-    p.add_argument("--strategy", required=True, choices=["random", "reinforce", "evolution"],
-                   help="random: the space's sampler inside the window (a sweep's draws); reinforce: an LSTM "
-                   "controller (NAS-RL); evolution: regularized evolution (required)")
+    p.add_argument("--strategy", required=True, choices=list(STRATEGIES),
+                   help="; ".join(f"{name}: {cls.about}" if cls.about else name for name, cls in STRATEGIES.items())
+                   + " (required)")
     p.add_argument("--budget", type=int, required=True, metavar="N",
                    help="trials to train in all; a rerun with more continues (required)")
     p.add_argument("--out", required=True, metavar="DIR", help="search directory (required)")
@@ -495,8 +449,9 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", help="sweep/search directory, train run directory, or model (zoo name, spec JSON)")
     p.add_argument("--trial", type=int, help="trial K of a sweep/search directory")
     p.add_argument("--best", action="store_true", help="the best trial (highest reward; lowest error for sweeps)")
-    p.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"])
-    p.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    p.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"],
+                   help="TorchScript (torch.jit) or ONNX (default torchscript)")
+    p.add_argument("--out", required=True, metavar="FILE", help="file to write (required)")
     p.set_defaults(func=_cmd_export)
 
 
@@ -556,63 +511,31 @@ def _add_latency(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_latency(args: argparse.Namespace) -> int:
-    import os
+    from netspace.run.latency import latency_report
 
-    from netspace import zoo
-    from netspace.latency import LatencyTable, measure
-
-    table = None
-    if args.lookup:
-        settings = {"batch": args.batch, "device": args.device, "threads": args.threads, "mode": args.mode}
-        table = (LatencyTable.load(args.lookup, **settings) if os.path.exists(args.lookup)
-                 else LatencyTable(**settings))
-    if os.path.isdir(args.model) and os.path.exists(os.path.join(args.model, "sweep.sqlite")):
-        from netspace.run.latency import lookup_summary, measure_trials
-
-        max_seconds = 5.0 if args.max_seconds is None else args.max_seconds
-        rows = measure_trials(args.model, batch=args.batch, resolution=args.resolution, device=args.device,
-                              threads=args.threads, mode=args.mode, warmup=args.warmup, max_seconds=max_seconds,
-                              table=table, force=args.force)
-        if table is not None:
-            table.save(args.lookup)
-        summary = lookup_summary(rows)
-        if args.json:
-            print(json.dumps({"trials": rows, "lookup": summary}, indent=1))
-            return 0
-        ms = sorted(r["median_ms"] for r in rows)
-        print(f"{args.model}: {len(rows)} trials measured and stored; median latency {ms[0]:.3f}..{ms[-1]:.3f} ms")
-        if summary:
-            print(f"lookup table ({len(table)} blocks): median |error| {100 * summary['median_abs_rel_error']:.1f}%, "
-                  f"mean |error| {100 * summary['mean_abs_rel_error']:.1f}%, Spearman {summary['spearman']:.3f}")
-        return 0
-    if args.channels is not None and args.channels < 1:
-        raise NetspaceError(f"--channels must be a positive integer, got {args.channels}")
-    spec = zoo.resolve(args.model)
-    result = measure(spec, batch=args.batch, resolution=args.resolution, in_channels=args.channels,
-                     device=args.device, threads=args.threads, mode=args.mode, warmup=args.warmup,
-                     max_seconds=10.0 if args.max_seconds is None else args.max_seconds)
-    out = result.to_dict()
-    if table is not None:
-        from netspace.spec import for_input
-
-        adapted = spec
-        if (result.resolution, result.in_channels) != (spec.resolution, spec.in_channels):
-            adapted = for_input(spec, in_channels=result.in_channels, resolution=result.resolution,
-                                num_classes=spec.num_classes)
-        out["predicted_ms"] = table.predict(adapted)
-        out["lookup_rel_error"] = out["predicted_ms"] / result.median_ms - 1.0
-        table.save(args.lookup)
+    report = latency_report(args.model, batch=args.batch, resolution=args.resolution, channels=args.channels,
+                            device=args.device, threads=args.threads, mode=args.mode, warmup=args.warmup,
+                            max_seconds=args.max_seconds, lookup=args.lookup or None, force=args.force)
     if args.json:
-        print(json.dumps({"name": spec.name or args.model, **out}, indent=1))
+        print(json.dumps(report.to_dict(), indent=1))
         return 0
-    threads = f", {result.threads} thread(s)" if result.threads else ""
-    print(f"{spec.name or args.model}: {result.resolution}px, batch {result.batch}, {result.device}{threads}, "
-          f"{result.mode}")
-    print(f"  median {result.median_ms:.3f} ms (p10 {result.p10_ms:.3f}, p90 {result.p90_ms:.3f}), "
-          f"{result.images_per_second:,.1f} images/s, {result.repeats} repeats"
-          + ("" if result.stable else f", not stable within {result.seconds:.1f} s"))
-    if table is not None:
-        print(f"  lookup table: {out['predicted_ms']:.3f} ms ({100 * out['lookup_rel_error']:+.1f}%)")
+    if report.trials is not None:  # a sweep or search directory
+        ms = sorted(r["median_ms"] for r in report.trials)
+        print(f"{report.name}: {len(ms)} trials measured and stored; median latency {ms[0]:.3f}..{ms[-1]:.3f} ms")
+        summary = report.lookup
+        if summary:
+            print(f"lookup table ({report.lookup_blocks} blocks): median |error| "
+                  f"{100 * summary['median_abs_rel_error']:.1f}%, mean |error| "
+                  f"{100 * summary['mean_abs_rel_error']:.1f}%, Spearman {summary['spearman']:.3f}")
+        return 0
+    r = report.result
+    threads = f", {r['threads']} thread(s)" if r["threads"] else ""
+    print(f"{report.name}: {r['resolution']}px, batch {r['batch']}, {r['device']}{threads}, {r['mode']}")
+    print(f"  median {r['median_ms']:.3f} ms (p10 {r['p10_ms']:.3f}, p90 {r['p90_ms']:.3f}), "
+          f"{r['images_per_second']:,.1f} images/s, {r['repeats']} repeats"
+          + ("" if r["stable"] else f", not stable within {r['seconds']:.1f} s"))
+    if "predicted_ms" in r:
+        print(f"  lookup table: {r['predicted_ms']:.3f} ms ({100 * r['lookup_rel_error']:+.1f}%)")
     return 0
 
 
@@ -632,60 +555,42 @@ def _add_runtime_fit(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_runtime_fit(args: argparse.Namespace) -> int:
-    import os
-
-    import pandas as pd
-
-    from netspace.analysis import fit_runtime_models
-    from netspace.report.runtime import write_runtime_report
+    from netspace.report.runtime import runtime_report
     from netspace.run.frame import load
 
-    frames = []
-    for src in args.sources:
-        if os.path.isfile(src) and src.endswith(".csv"):
-            try:
-                frames.append(pd.read_csv(src))
-            except (OSError, ValueError) as e:
-                raise NetspaceError(f"cannot read {src}: {e}") from None
-        else:
-            frames.append(load(src))
-    df = pd.concat(frames, ignore_index=True)
-    table, preds = fit_runtime_models(df, target=args.target, folds=args.folds, seed=args.seed)
-    setting = ""
-    if "latency_device" in df.columns:
-        d = df.dropna(subset=[args.target])
-        setting = ", ".join(f"{k.removeprefix('latency_')} {', '.join(map(str, d[k].dropna().unique()))}"
-                            for k in ("latency_device", "latency_batch", "latency_threads", "latency_mode")
-                            if k in d and d[k].notna().any())
-    path = write_runtime_report(table, preds, args.out, target=args.target, setting=setting)
+    fit = runtime_report(load(args.sources), args.out, target=args.target, folds=args.folds, seed=args.seed)
     if args.json:
-        print(json.dumps(table.to_dict(orient="records"), indent=1))
+        print(json.dumps(fit.table.to_dict(orient="records"), indent=1))
         return 0
-    print(f"{len(preds)} models, held-out ({args.folds}-fold) scores:")
+    print(f"{len(fit.predictions)} models, held-out ({args.folds}-fold) scores:")
     print(f"  {'model':<34}{'R^2':>8}{'Spearman':>10}{'rel.err':>9}")
-    for r in table.itertuples(index=False):
+    for r in fit.table.itertuples(index=False):
         print(f"  {r.formula:<34}{r.r2:>8.3f}{r.spearman:>10.3f}{100 * r.mean_rel_error:>8.1f}%")
-    print(path)
+    print(fit.path)
     return 0
 
 
 # -- scale -------------------------------------------------------------------
 def _add_scale(sub: argparse._SubParsersAction) -> None:
+    from netspace.data import DATASETS
+
     p = sub.add_parser("scale", help="compound scaling (EfficientNet) on your data: grid-search alpha, beta, "
                        "gamma, then the family phi = 0..K; optionally RegNet-trend models at the same flops")
     p.add_argument("model", help="zoo name, RegNet parameters, a spec JSON or result.json, or a sweep/search "
                    "directory (its best trial)")
-    p.add_argument("--data", required=True, metavar="NAME", help="fashion-mnist, cifar10, imagefolder or synthetic")
-    p.add_argument("--phi", type=int, required=True, metavar="K", help="largest family member (phi = 1..K)")
+    p.add_argument("--data", required=True, metavar="NAME", help=f"dataset: {', '.join(DATASETS)} (required)")
+    p.add_argument("--phi", type=int, required=True, metavar="K", help="largest family member (phi = 1..K) "
+                   "(required)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (grid.csv, family.csv, "
-                   "family.json, runs/)")
+                   "family.json, runs/) (required)")
     p.add_argument("--budget", type=float, default=2.0, help="flops multiplier per phi: alpha*beta^2*gamma^2 "
                    "(default 2)")
     p.add_argument("--step", type=float, default=0.1, help="grid step of beta and gamma (default 0.1)")
     p.add_argument("--epochs", type=int, default=1, help="epochs per candidate and family member (default 1)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=128, help="global batch size (default 128)")
+    p.add_argument("--lr", type=float, default=0.2, help="peak learning rate, reached after warmup (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data subsets and of training "
+                   "(default 0)")
     p.add_argument("--data-dir", help="dataset directory")
     p.add_argument("--limit-train", type=int, metavar="N", help="train on a seeded subset of N images")
     p.add_argument("--limit-test", type=int, metavar="N", help="evaluate on a seeded subset of N images")
@@ -698,19 +603,14 @@ def _add_scale(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_scale(args: argparse.Namespace) -> int:
-    from netspace.scaling import base_spec, compound_scale, fit_regnet_trend
+    from netspace.scaling import scale_model
     from netspace.train import Schedule
 
-    trend = None
-    if args.regnet_sweep:
-        from netspace.run.frame import load
-
-        trend = fit_regnet_trend(load(args.regnet_sweep))
     schedule = Schedule(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    result = compound_scale(base_spec(args.model), args.data, phi=args.phi, budget=args.budget, step=args.step,
-                            schedule=schedule, data_dir=args.data_dir, limit_train=args.limit_train,
-                            limit_test=args.limit_test, seed=args.seed, device=args.device,
-                            train_family=not args.no_train_family, regnet_trend=trend, out_dir=args.out)
+    result = scale_model(args.model, args.data, regnet_sweeps=args.regnet_sweep, phi=args.phi, budget=args.budget,
+                         step=args.step, schedule=schedule, data_dir=args.data_dir, limit_train=args.limit_train,
+                         limit_test=args.limit_test, seed=args.seed, device=args.device,
+                         train_family=not args.no_train_family, out_dir=args.out)
     if args.json:
         print(json.dumps(result.to_dict(), indent=1, default=str))
         return 0

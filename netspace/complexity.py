@@ -13,6 +13,8 @@ This module imports only the spec, the block kinds and the cost counter.
 
 from __future__ import annotations
 
+import sys
+import types
 from functools import singledispatch
 from typing import Any
 
@@ -56,3 +58,19 @@ def _(spec: NetSpec) -> dict[str, int]:
 
 
 complexity.register(CellNetSpec, cell_complexity)
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as its function.
+
+    ``netspace`` exports the function :func:`complexity` under this module's
+    own name, and importing ``netspace.complexity`` anywhere sets the
+    package's attribute to the module; so ``netspace.complexity(spec)`` works
+    whichever happened first.
+    """
+
+    def __call__(self, spec: Any) -> dict[str, int]:
+        return complexity(spec)
+
+
+sys.modules[__name__].__class__ = _CallableModule

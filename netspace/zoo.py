@@ -4,7 +4,9 @@ Names are accepted as the papers write them and case-insensitively, with
 ``-``, ``_`` and spaces ignored (``RegNetX-200MF``, ``regnetx_200mf``,
 ``regnety-1.6gf``), and with timm-style codes (``regnetx_002``,
 ``efficientnet_b0``). :func:`resolve` also takes RegNet parameters
-(``d=13,w0=24,wa=36.44,wm=2.49,g=8``) or a spec JSON file.
+(``d=13,w0=24,wa=36.44,wm=2.49,g=8``) or a spec JSON file. :func:`table` lists
+every model with its complexity and :func:`info` describes one (what
+``netspace zoo`` and ``netspace info`` print).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from functools import partial
-from typing import Callable
+from typing import Any, Callable
 
+from netspace.complexity import complexity
 from netspace.errors import SpecError, UnknownModelError
 from netspace.registry import Registry
 from netspace.spaces.regnet import RegNetParams, regnet_spec
-from netspace.spec import NetSpec, Stage, Stem, spec_from_dict
+from netspace.spec import NetSpec, Spec, Stage, Stem, for_input, spec_from_dict, stage_summary
 
 # (depth, w0, wa, wm, group width) of the paper's models (its Tables 4 and 5).
 _REGNETX = {
@@ -217,3 +221,59 @@ def resolve(model: str) -> NetSpec:
         params = parse_regnet(model.removeprefix("regnet:"))
         return regnet_spec(params)
     return get(model)
+
+
+def table() -> list[dict[str, Any]]:
+    """Every named model with its resolution and exact complexity, in table order (``netspace zoo``)."""
+    rows = []
+    for name in names():
+        spec = get(name)
+        rows.append({"name": name, "resolution": spec.resolution, **complexity(spec)})
+    return rows
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model's structure and complexity (``netspace info``).
+
+    ``stages`` holds one ``spec.stage_summary`` per stage; it is None for a
+    cell network (``CellNetSpec``), whose structure is its ``spec``'s cells.
+    """
+
+    name: str
+    spec: Spec
+    complexity: dict[str, int]
+    stages: list[dict[str, Any]] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """One JSON-able object: name, input, complexity, (stem, head width, stages,) and the full spec."""
+        spec = self.spec.to_dict()
+        out = {"name": self.name, "resolution": self.spec.resolution, "num_classes": self.spec.num_classes,
+               "in_channels": self.spec.in_channels, **self.complexity}
+        if self.stages is not None:
+            out.update(stem=spec["stem"], head_width=self.spec.head_width, stages=self.stages)
+        return {**out, "spec": spec}
+
+
+def info(model: str | Spec | None = None, *, regnet: str | None = None, resolution: int | None = None,
+         classes: int | None = None, channels: int | None = None) -> ModelInfo:
+    """Structure and complexity of one model, optionally adapted to another input (``for_input``).
+
+    Give exactly one of ``model`` (a zoo name, RegNet parameters, a spec JSON
+    file or a spec) or ``regnet`` (``"d=13,w0=24,wa=36.44,wm=2.49,g=8"``).
+    """
+    if (model is None) == (regnet is None):
+        raise SpecError("info: give exactly one of MODEL or --regnet PARAMS")
+    if regnet is not None:
+        spec = regnet_spec(parse_regnet(regnet))
+    else:
+        spec = resolve(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else model
+    for opt, v in (("resolution", resolution), ("classes", classes), ("channels", channels)):
+        if v is not None and v < 1:
+            raise SpecError(f"info: --{opt} must be a positive integer, got {v}")
+    if resolution or classes or channels:
+        spec = for_input(spec, in_channels=channels or spec.in_channels, resolution=resolution or spec.resolution,
+                         num_classes=classes or spec.num_classes)
+    name = spec.name or (os.fspath(model) if model is not None else f"regnet({regnet})")
+    stages = [stage_summary(s) for s in spec.stages] if isinstance(spec, NetSpec) else None
+    return ModelInfo(name=name, spec=spec, complexity=complexity(spec), stages=stages)

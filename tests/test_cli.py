@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -125,3 +126,84 @@ def test_python_m_netspace_version_and_zoo():
     assert zoo_table.returncode == 0, zoo_table.stderr
     assert zoo_table.stdout.split()[:5] == ["model", "flops", "params", "acts", "resolution"]
     assert "RegNetX-200MF" in zoo_table.stdout
+
+
+def _options(parser, path=("netspace",)):
+    """(command path, action) for every option of the parser and of its subcommands, at any depth."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*path, name))
+        elif action.option_strings:
+            yield " ".join(path), action
+
+
+def test_every_option_has_help_and_required_ones_say_so():
+    from netspace.cli import build_parser
+
+    seen = {}
+    for where, action in _options(build_parser()):
+        flag = action.option_strings[-1]
+        seen.setdefault(where, set()).add(flag)
+        if "-h" in action.option_strings:
+            continue
+        assert action.help and action.help.strip(), f"{where} {flag}: no help"
+        if action.required:
+            assert "(required)" in action.help, f"{where} {flag} is required but its help does not say so"
+    assert {"netspace sweep run", "netspace sweep status", "netspace sweep export", "netspace search"} <= set(seen)
+    assert {"--samples", "--out", "--epochs"} <= seen["netspace sweep run"]
+
+
+def test_strategy_choices_come_from_the_registry():
+    from netspace.cli import build_parser
+    from netspace.search import STRATEGIES
+
+    (action,) = [a for where, a in _options(build_parser()) if where == "netspace search" and "--strategy" in a.option_strings]
+    assert list(action.choices) == list(STRATEGIES)
+    assert all(f"{name}: {cls.about}" in action.help for name, cls in STRATEGIES.items() if cls.about)
+
+
+def test_info_and_zoo_are_one_api_call_each(capsys):
+    # What the commands print is the API's plain data, formatted.
+    assert main(["info", "ResNet-20", "--resolution", "28", "--channels", "1", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    info = zoo.info("ResNet-20", resolution=28, channels=1)
+    assert printed == json.loads(json.dumps(info.to_dict()))
+    assert info.complexity == complexity(info.spec) and info.spec.in_channels == 1
+    assert zoo.info(info.spec).to_dict() == info.to_dict()  # a spec is taken as it is
+    assert main(["zoo", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == zoo.table()
+
+
+def test_export_table_text_and_files(tmp_path):
+    from netspace.run import export_table
+
+    rows = [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
+    assert export_table(rows, "csv") == "a,b\n1,x\n2,\n"
+    assert json.loads(export_table(rows, "json")) == rows
+    assert export_table(rows, "json", tmp_path / "t.json") is None
+    assert json.loads((tmp_path / "t.json").read_text()) == rows
+    from netspace.errors import NetspaceError
+
+    with pytest.raises(NetspaceError, match="parquet needs --out"):
+        export_table(rows, "parquet")
+    with pytest.raises(NetspaceError, match="unknown export format"):
+        export_table(rows, "xlsx")
+
+
+def test_status_and_load_read_a_sweep_and_its_exported_csv(tmp_path):
+    from netspace.run import Store, export_rows, export_table, status
+    from netspace.run.frame import load
+
+    sweep = tmp_path / "sw"
+    with Store(sweep, create=True) as store:
+        store.add_trials(settings={"config": {"space": "RegNetX"}},
+                         rows=[(i, {"depth": 13, "w0": 24 + 8 * i}, {"stages": []},
+                                {"flops": 10 + i, "params": 20, "acts": 30}) for i in range(2)])
+        store.record_result(1, {"status": "done", "error": 9.5, "epochs": 1, "wall_seconds": 2.0}, [])
+    st = status(sweep)
+    assert st["search"] is None and st["total"] == 2 and st["best"]["trial"] == 1
+    export_table(export_rows(sweep), "csv", tmp_path / "sw.csv")
+    frame = load([sweep, f"again={tmp_path / 'sw.csv'}"])
+    assert list(frame["sweep"]) == ["sw", "sw", "again", "again"]  # a CSV is labelled as a directory is
+    assert list(frame["w0"]) == [24, 32, 24, 32] and list(frame["error"].iloc[[1, 3]]) == [9.5, 9.5]

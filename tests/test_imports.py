@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # The spec and complexity layers (and what they build on) import only the standard library.
@@ -145,3 +147,43 @@ def test_no_import_circles_even_through_imports_inside_functions():
     graph = {name: _imports(name, path) for name, path in MODULES.items()}
     assert {"netspace.spec_cells", "netspace.blocks"} <= graph["netspace.spec"]  # the parser sees the edges
     assert _cycles(graph) == []
+
+
+def test_import_netspace_is_light_and_every_exported_name_resolves():
+    # ``import netspace`` loads neither torch nor pandas (PEP 562 lazy exports); each name imports its module.
+    done = _python("import sys, netspace; print(sorted(m for m in ('torch', 'pandas', 'numpy') if m in sys.modules))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    script = """
+import json, netspace
+from netspace import zoo
+spec = zoo.get("ResNet-50")
+print(json.dumps({"missing": [n for n in netspace.__all__ if getattr(netspace, n, None) is None],
+                  "cx": netspace.complexity(spec), "names": zoo.names()[:1], "in_dir": sorted(dir(netspace))}))
+"""
+    done = _python(script)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["missing"] == []
+    assert out["cx"] == {"flops": 4089185256, "params": 25557032, "acts": 11315688}
+    assert out["names"] == ["RegNetX-200MF"]
+    for name in ("build", "complexity", "zoo", "sample_population", "train_trial", "TrialConfig", "trial_config",
+                 "run_sweep", "sweep_config", "run_search", "search_config", "run_study", "StudyConfig", "load",
+                 "write_report", "measure", "__version__"):
+        assert name in out["in_dir"]
+
+
+def test_lazy_exports_are_the_api_objects():
+    import netspace
+    from netspace.latency import measure
+    from netspace.models import build
+    from netspace.run import run_sweep
+    from netspace.run.frame import load
+
+    from netspace.zoo import get
+
+    assert (netspace.build, netspace.measure, netspace.run_sweep, netspace.load) == (build, measure, run_sweep, load)
+    # the complexity module (imported first here, by the zoo) is callable as its function
+    assert netspace.complexity(get("ResNet-20")) == netspace.complexity.complexity(get("ResNet-20"))
+    with pytest.raises(AttributeError):
+        netspace.no_such_name  # noqa: B018

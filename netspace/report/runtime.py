@@ -1,13 +1,18 @@
-"""The runtime-model page: which complexity measure predicts measured latency (self-contained HTML)."""
+"""The runtime-model page: which complexity measure predicts measured latency (self-contained HTML).
+
+:func:`runtime_report` is the one call behind ``netspace runtime-fit``: fit
+the runtime models on a frame of measured models and write the page.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from netspace.analysis.runtime_fit import RUNTIME_MODELS
+from netspace.analysis.runtime_fit import RUNTIME_MODELS, fit_runtime_models
 from netspace.report.output import Plot, save_plot
 from netspace.report.page import figure, page, paragraph, section, table
 from netspace.report.style import COMPLEXITY_LABELS, color, log_x, new_axes
@@ -87,3 +92,35 @@ def write_runtime_report(table_: pd.DataFrame, preds: pd.DataFrame, out_html: st
         f.write(page(title, body))
     os.replace(tmp, out_html)
     return out_html
+
+
+_SETTING_COLUMNS = ("latency_device", "latency_batch", "latency_threads", "latency_mode")
+
+
+@dataclass(frozen=True)
+class RuntimeReport:
+    """The fitted runtime models (``table``: one row per model, held-out scores and coefficients), the held-out
+    ``predictions`` per measured model, the measurement ``setting`` in words and the page's ``path``."""
+
+    table: pd.DataFrame
+    predictions: pd.DataFrame
+    setting: str
+    path: str
+
+
+def measurement_setting(df: pd.DataFrame, target: str) -> str:
+    """The latency settings of the rows with a measured ``target`` ("device cpu, batch 1, ..."); "" if unknown."""
+    if "latency_device" not in df.columns or target not in df.columns:
+        return ""
+    d = df.dropna(subset=[target])
+    return ", ".join(f"{k.removeprefix('latency_')} {', '.join(map(str, d[k].dropna().unique()))}"
+                     for k in _SETTING_COLUMNS if k in d and d[k].notna().any())
+
+
+def runtime_report(df: pd.DataFrame, out_html: str | os.PathLike, *, target: str = "latency_ms", folds: int = 5,
+                   seed: int = 0) -> RuntimeReport:
+    """Fit every runtime model on ``df`` (:func:`~netspace.analysis.fit_runtime_models`) and write the page."""
+    table_, preds = fit_runtime_models(df, target=target, folds=folds, seed=seed)
+    setting = measurement_setting(df, target)
+    path = write_runtime_report(table_, preds, out_html, target=target, setting=setting)
+    return RuntimeReport(table=table_, predictions=preds, setting=setting, path=path)

@@ -4,20 +4,24 @@ Each trial's spec is built and timed with :func:`netspace.latency.measure`
 (and, given a :class:`~netspace.latency.LatencyTable`, predicted by it); the
 figures go into the store's ``latency`` table one trial per transaction, so
 an interrupted run keeps what it measured, and rerunning it skips trials
-already measured at the same setting.
+already measured at the same setting. :func:`latency_report` is the one call
+behind ``netspace latency``: one model, or every trial of a directory.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
+from netspace import zoo
+from netspace.errors import NetspaceError
 from netspace.latency import LatencyTable, check_device, measure, prediction_error
-from netspace.run.store import Store, StoreError
-from netspace.spec import NetSpec, for_input, spec_from_dict
+from netspace.run.store import STORE_NAME, Store, StoreError
+from netspace.spec import NetSpec, Spec, for_input, spec_from_dict
 
 
 def measure_trials(directory: str | os.PathLike, *, batch: int = 1, resolution: int | None = None,
@@ -75,3 +79,70 @@ def lookup_summary(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     measured, predicted = zip(*pairs)
     return prediction_error(measured, predicted)
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    """What ``netspace latency`` measured.
+
+    For one model: ``result`` (``LatencyResult.to_dict()``, plus ``predicted_ms``
+    and ``lookup_rel_error`` with a lookup table). For a sweep or search
+    directory: ``trials`` (one row per trial, as stored) and ``lookup`` (the
+    table's prediction error over them, or None). ``lookup_blocks`` is the
+    number of blocks in the lookup table, if one was given.
+    """
+
+    name: str
+    result: dict[str, Any] | None = None
+    trials: list[dict[str, Any]] | None = None
+    lookup: dict[str, Any] | None = None
+    lookup_blocks: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A directory's ``{"trials", "lookup"}``, or one model's ``{"name", **result}``."""
+        if self.trials is not None:
+            return {"trials": self.trials, "lookup": self.lookup}
+        return {"name": self.name, **(self.result or {})}
+
+
+def latency_report(model: str | os.PathLike | Spec, *, batch: int = 1, resolution: int | None = None,
+                   channels: int | None = None, device: str = "cpu", threads: int | None = None,
+                   mode: str = "inference", warmup: int = 5, max_seconds: float | None = None,
+                   lookup: str | os.PathLike | None = None, force: bool = False) -> LatencyReport:
+    """Time one model (a zoo name, RegNet parameters, a spec JSON file or a spec) or every trial of a sweep or
+    search directory (into its store; see :func:`measure_trials`).
+
+    ``max_seconds`` None is 10 s for a model, 5 s per trial of a directory.
+    ``lookup`` names a per-block :class:`~netspace.latency.LatencyTable` file
+    (created or extended, and saved): the model's latency is also predicted
+    as the sum of its blocks.
+    """
+    path = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
+    table = None
+    if lookup is not None:
+        settings = {"batch": batch, "device": device, "threads": threads, "mode": mode}
+        table = LatencyTable.load(lookup, **settings) if os.path.exists(lookup) else LatencyTable(**settings)
+    if path is not None and os.path.exists(os.path.join(path, STORE_NAME)):
+        rows = measure_trials(path, batch=batch, resolution=resolution, device=device, threads=threads, mode=mode,
+                              warmup=warmup, max_seconds=5.0 if max_seconds is None else max_seconds, table=table,
+                              force=force)
+        if table is not None:
+            table.save(lookup)
+        return LatencyReport(name=path, trials=rows, lookup=lookup_summary(rows),
+                             lookup_blocks=None if table is None else len(table))
+    if channels is not None and channels < 1:
+        raise NetspaceError(f"--channels must be a positive integer, got {channels}")
+    spec = zoo.resolve(path) if path is not None else model
+    result = measure(spec, batch=batch, resolution=resolution, in_channels=channels, device=device, threads=threads,
+                     mode=mode, warmup=warmup, max_seconds=10.0 if max_seconds is None else max_seconds)
+    out = result.to_dict()
+    if table is not None:
+        adapted = spec
+        if (result.resolution, result.in_channels) != (spec.resolution, spec.in_channels):
+            adapted = for_input(spec, in_channels=result.in_channels, resolution=result.resolution,
+                                num_classes=spec.num_classes)
+        out["predicted_ms"] = table.predict(adapted)
+        out["lookup_rel_error"] = out["predicted_ms"] / result.median_ms - 1.0
+        table.save(lookup)
+    return LatencyReport(name=spec.name or path or "", result=out,
+                         lookup_blocks=None if table is None else len(table))

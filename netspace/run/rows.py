@@ -3,7 +3,8 @@
 :func:`trial_rows` is the one way from a store to rows: ``sweep export``
 (:func:`export_rows`) and the analysis DataFrame (``netspace.run.frame.load``)
 both use it, and each row is made by ``netspace.schema.trial_row``, as the
-demo data of the analysis tests is.
+demo data of the analysis tests is. :func:`export_table` writes rows as CSV,
+JSON or Parquet.
 """
 
 from __future__ import annotations
@@ -45,6 +46,35 @@ def export_rows(directory: Input) -> list[dict[str, Any]]:
     (``netspace export DIR --trial N`` writes a trial's model)."""
     return [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items() if k != "spec"}
             for row in trial_rows(directory)]
+
+
+EXPORT_FORMATS = ("csv", "json", "parquet")
+
+
+def export_table(rows: list[dict[str, Any]], fmt: str = "csv", out: Input | None = None) -> str | None:
+    """Write ``rows`` (e.g. :func:`export_rows`) as CSV, JSON or Parquet to the file ``out``; with no ``out``
+    return the CSV or JSON text instead (what ``sweep export`` and ``sample`` print)."""
+    import pandas as pd
+
+    if fmt not in EXPORT_FORMATS:
+        raise NetspaceError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if fmt == "json":
+        text = json.dumps(rows, indent=1) + "\n"
+        if out is None:
+            return text
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+        return None
+    frame = pd.DataFrame(rows)
+    if fmt == "csv":
+        return frame.to_csv(out, index=False)
+    if out is None:
+        raise NetspaceError("sweep export: parquet needs --out FILE")
+    try:
+        frame.to_parquet(out, index=False)
+    except ImportError:
+        raise NetspaceError("sweep export: parquet needs pyarrow (pip install pyarrow); or use --format csv") from None
+    return None
 
 
 def _split_label(item: Input | tuple[str, Input]) -> tuple[str | None, Path]:

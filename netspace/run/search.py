@@ -40,7 +40,7 @@ from netspace.run.driver import Run, drive, reward_of
 from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
 from netspace.run.store import Store
-from netspace.run.sweep import open_checked, space_of
+from netspace.run.sweep import open_checked, space_of, sweep_status
 from netspace.search import SearchError, make_strategy
 from netspace.search.propose import SpaceSampler, TokenProposer
 
@@ -155,3 +155,9 @@ def search_summary(out_dir: str | Path) -> dict[str, Any] | None:
     return {"space": config["space"], "strategy": config["strategy"], "reward": config["reward"],
             "budget": config["budget"], "trials": len(trials), "counts": counts, "told": told,
             "best": best, "rewards": [r["reward"] for _, r in finished]}
+
+
+def status(out_dir: str | Path) -> dict[str, Any]:
+    """What ``netspace sweep status`` prints: :func:`~netspace.run.sweep.sweep_status` of a sweep or search
+    directory, and under ``"search"`` its :func:`search_summary` (None for a sweep)."""
+    return {**sweep_status(out_dir), "search": search_summary(out_dir)}

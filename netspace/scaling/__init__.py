@@ -8,9 +8,11 @@
   best and builds the family phi = 0..K (:func:`scale_family`).
 - :func:`fit_regnet_trend` and :func:`regnet_for_flops` pick the RegNet for a
   flops target from a sweep's trend of good models (RegNet paper, sec. 5).
+- :func:`scale_model` does all of it for a model named as ``netspace scale``
+  takes it (the command's one call).
 """
 
-from netspace.scaling.base import base_spec
+from netspace.scaling.base import base_spec, scale_model
 from netspace.scaling.compound import CompoundResult, compound_scale, describe, scale_family, write_outputs
 from netspace.scaling.regnet_trend import RegNetTrend, fit_regnet_trend, regnet_for_flops
 from netspace.scaling.rules import (
@@ -19,6 +21,6 @@ from netspace.scaling.rules import (
 
 __all__ = [
     "CompoundResult", "RegNetTrend", "ScalingError", "base_spec", "compound_grid", "compound_multipliers", "compound_scale",
-    "describe", "fit_regnet_trend", "regnet_for_flops", "scale_family", "scale_spec", "scaled_resolution",
-    "write_outputs",
+    "describe", "fit_regnet_trend", "regnet_for_flops", "scale_family", "scale_model", "scale_spec",
+    "scaled_resolution", "write_outputs",
 ]

@@ -23,6 +23,7 @@ from netspace.search.strategy import SearchError, Strategy, rng_from_state, rng_
 
 class RegularizedEvolution(Strategy):
     kind = "evolution"
+    about = "regularized evolution"
 
     def __init__(self, decisions: Any, *, seed: int = 0, population: int = 16, sample_size: int = 4) -> None:
         super().__init__(decisions, seed=seed)

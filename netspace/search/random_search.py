@@ -11,6 +11,8 @@ from netspace.search.strategy import Strategy, rng_from_state, rng_state
 
 class RandomSearch(Strategy):
     kind = "random"
+    # a search run with "random" proposes with the space's own sampler (netspace.run.search), not these tokens
+    about = "the space's sampler inside the window (a sweep's draws)"
 
     def __init__(self, decisions: Any, *, seed: int = 0) -> None:
         super().__init__(decisions, seed=seed)

@@ -131,6 +131,7 @@ class Reinforce(Strategy):
     """REINFORCE over an LSTM controller (NAS-RL); ``preset="nas-rl"`` gives NAS-RL's controller defaults."""
 
     kind = "reinforce"
+    about = "an LSTM controller (NAS-RL)"
 
     def __init__(self, decisions: Any, *, seed: int = 0, batch_size: int = 4, lr: float | None = None,
                  entropy_weight: float = 1e-3, baseline_decay: float = 0.8, hidden: int | None = None,

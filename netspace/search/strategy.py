@@ -42,9 +42,12 @@ class Strategy(ABC):
     ``asked`` and ``told`` count candidates; a driver tells rewards in the
     order it asked (the strategies do not need it, but it makes a run with
     parallel workers reproducible).
+
+    ``about`` is one line for the help of ``netspace search --strategy``.
     """
 
     kind: str = ""
+    about: str = ""
 
     def __init__(self, decisions: Any, *, seed: int = 0) -> None:
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
