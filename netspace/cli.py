@@ -336,6 +336,9 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/study", metavar="DIR", help="study directory (default runs/study)")
     p.add_argument("--spaces", help=f"comma-separated subset of the spaces (default: all: {', '.join(STUDY_SPACES)})")
     p.add_argument("--samples", type=int, metavar="N", help="models per space (default: the preset's)")
+    p.add_argument("--time", metavar="DURATION",
+                   help="a time budget (1h, 45m, 1h30m, or seconds) instead of --samples: the models per space are "
+                   "chosen from the cost of one model per space measured here first (stored in OUT/plan.json)")
     p.add_argument("--flops", metavar="LOW:HIGH", help="flops window (default: the preset's)")
     _add_executor_options(p, "study")
     _add_trial_options(p, PRESETS["quick"].trial, defaults="default: the preset's")
@@ -343,13 +346,13 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from netspace.study import STUDY_SPACES, StudyConfig, run_study
+    from netspace.study import STUDY_SPACES, StudyConfig, parse_duration, run_study
 
     spaces = STUDY_SPACES
     if args.spaces:
         spaces = tuple(s.strip() for s in args.spaces.split(",") if s.strip())
     config = StudyConfig(preset=args.preset, spaces=spaces, samples=args.samples, flops=args.flops,
-                         trial=_trial_overrides(args))
+                         trial=_trial_overrides(args), time=parse_duration(args.time) if args.time else None)
     try:
         result = run_study(config, args.out, workers=args.workers, executor=args.executor, address=args.address,
                            force_new=args.force_new)

@@ -89,6 +89,7 @@ class StudyConfig:
     samples: int | None = None  # overrides of the preset
     flops: str | None = None
     trial: Mapping[str, Any] = field(default_factory=dict)
+    time: float | None = None  # seconds: choose the models per space from the measured cost per model
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -107,6 +108,12 @@ class StudyConfig:
         if self.samples is not None and (isinstance(self.samples, bool) or not isinstance(self.samples, int)
                                          or self.samples < 1):
             raise NetspaceError(f"study: --samples must be an integer >= 1, got {self.samples!r}")
+        if self.time is not None:
+            if isinstance(self.time, bool) or not isinstance(self.time, (int, float)) or not self.time > 0 \
+                    or self.time > 30 * 86400:
+                raise NetspaceError(f"study: --time must be a duration between 1s and 30 days, got {self.time!r}")
+            if self.samples is not None:
+                raise NetspaceError("study: give --samples N or --time DURATION, not both (--time chooses N)")
         split_fields(self.trial)  # names every unknown key
         self.sweep_config(spaces[0])  # validates the resolved trial configuration and window
 
@@ -126,8 +133,11 @@ class StudyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         p = self.resolved
-        return {"preset": self.preset, "spaces": list(self.spaces), "samples": p.samples, "flops": p.flops,
-                "trial": p.trial.to_dict()}
+        d = {"preset": self.preset, "spaces": list(self.spaces), "samples": p.samples, "flops": p.flops,
+             "trial": p.trial.to_dict()}
+        if self.time is not None:  # N is chosen by the plan (OUT/plan.json), not stored here
+            d.update(samples=None, time=self.time)
+        return d
 
 
 def _upgrade_study(stored: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +156,7 @@ def space_dir(out: Path, space: str) -> Path:
 def _set_aside(out: Path, spaces: list[str]) -> Path:
     old = out / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
     old.mkdir()
-    for name in [STUDY_FILE, "report.html", "report_plots", "summary.json", "analysis.html", "analysis_plots",
+    for name in [STUDY_FILE, PLAN_FILE, "report.html", "report_plots", "summary.json", "analysis.html", "analysis_plots",
                  *spaces]:
         if (out / name).exists():
             (out / name).rename(old / name)
@@ -189,26 +199,101 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, workers: int | None =
     with DriverLock(out):
         _check_settings(out, config, force_new, log)
         locks = [DriverLock(space_dir(out, s)) for s in config.spaces]
-        runs = []
         try:
             for lock in locks:
                 lock.__enter__()
-            for space in config.spaces:
-                runs.append(sweep_run(config.sweep_config(space), space_dir(out, space),
-                                      log=lambda m, s=space: log(f"{s}: {m}"), name=space))
-            drive(runs, ex, log)
-            counts = {r.name: r.store.counts() for r in runs}
+            effective = config
+            if config.time is not None:
+                plan = _plan(out, config, ex, log)
+                effective = dataclasses.replace(config, samples=plan["samples"], time=None)
+            counts = _drive_spaces(out, effective, ex, log)
         finally:
-            for r in runs:
-                r.store.close()
             for lock in locks:
                 lock.__exit__(None, None, None)
         path = None
         unfinished = sum(c["pending"] + c["running"] for c in counts.values())
         if report and not unfinished:
-            path = write_study_reports(out, config)
+            path = write_study_reports(out, effective)
             log(f"report: {path}")
         return {"counts": counts, "report": path}
+
+
+def _drive_spaces(out: Path, config: StudyConfig, ex, log) -> dict[str, dict[str, int]]:
+    runs = []
+    try:
+        for space in config.spaces:
+            runs.append(sweep_run(config.sweep_config(space), space_dir(out, space),
+                                  log=lambda m, s=space: log(f"{s}: {m}"), name=space))
+        drive(runs, ex, log)
+        return {r.name: r.store.counts() for r in runs}
+    finally:
+        for r in runs:
+            r.store.close()
+
+
+PLAN_FILE = "plan.json"
+
+
+def samples_for(seconds: float, seconds_per_model: float, workers: int, spaces: int) -> int:
+    """Models per space that ``workers`` train in ``seconds`` when one model takes ``seconds_per_model``."""
+    return max(1, int(seconds * workers / (seconds_per_model * spaces)))
+
+
+def _plan(out: Path, config: StudyConfig, ex, log) -> dict[str, Any]:
+    """The models per space of a time-budgeted study: measured once (a pilot of one model per space, which
+    stays the first model of each space), stored in ``OUT/plan.json`` and reused by every rerun."""
+    from netspace.analysis.evidence import detectable_ks_d
+    from netspace.run.store import Store
+
+    path = out / PLAN_FILE
+    if path.exists():
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise NetspaceError(f"{path} is unreadable ({e}); move it away to plan the study again") from None
+    pilot = dataclasses.replace(config, samples=1, time=None)
+    log(f"time budget {_duration(config.time)}: measuring the cost of one model per space here first")
+    _drive_spaces(out, pilot, ex, log)
+    seconds = []
+    for space in config.spaces:
+        with Store(space_dir(out, space)) as store:
+            seconds += [t.wall_seconds for t in store.trials("done") if t.wall_seconds]
+    if not seconds:
+        raise NetspaceError("study: no pilot model finished training, so the cost per model is unknown; look at "
+                            f"{out}/<space>/trials for why, or give --samples N instead of --time")
+    per_model = float(sorted(seconds)[len(seconds) // 2])
+    workers = ex.workers or 1
+    n = samples_for(config.time, per_model, workers, len(config.spaces))
+    d = detectable_ks_d(n, n) if n >= 2 else 1.0
+    plan = {"time": config.time, "seconds_per_model": per_model, "pilot_models": len(seconds), "workers": workers,
+            "samples": n, "detectable_ks_d": d}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(plan, indent=1) + "\n")
+    tmp.replace(path)
+    log(f"time budget {_duration(config.time)}: {per_model:.0f} s per model here (median of {len(seconds)} pilot "
+        f"models), {workers} worker(s): {n} models per space; at n = {n} per space a KS test detects "
+        f"D >= {d:.2f} at 80% power (alpha 0.05)")
+    return plan
+
+
+def _duration(seconds: float) -> str:
+    from netspace.run.driver import duration
+
+    return duration(seconds)
+
+
+def parse_duration(text: str) -> float:
+    """``"1h"``, ``"45m"``, ``"1h30m"``, ``"90s"`` or a number of seconds -> seconds."""
+    import re
+
+    t = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", t)
+    if not t or not m or not any(m.groups()):
+        raise NetspaceError(f"study: --time takes a duration such as 1h, 45m, 1h30m or 600 (seconds), got {text!r}")
+    h, mi, se = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + se
 
 
 def write_study_reports(out_dir: str | Path, config: StudyConfig) -> str:
@@ -231,6 +316,13 @@ def write_study_reports(out_dir: str | Path, config: StudyConfig) -> str:
                            f"{'on' if sched.zero_init_last_bn else 'off'}"),
                 "training images": data.limit_train or "all", "test images": data.limit_test or "all",
                 "evaluated on": sched.eval_split, "seed": sched.seed}
+    plan_path = out / PLAN_FILE
+    if plan_path.exists():
+        plan = json.loads(plan_path.read_text())
+        settings["models per space"] = (
+            f"{plan['samples']}, chosen for a time budget of {_duration(plan['time'])} from {plan['seconds_per_model']:.0f} s "
+            f"per model measured here ({plan['workers']} worker(s)); detectable KS D at 80% power: "
+            f"{plan['detectable_ks_d']:.2f}")
     recipe = {"schedule": sched.to_dict(), "data": data.to_dict(), "flops": p.flops, "models_per_space": p.samples,
               "limit_train": data.limit_train, "limit_test": data.limit_test, "seed": sched.seed}
     return write_study_report(df, out / "report.html", spaces=config.spaces, settings=settings,

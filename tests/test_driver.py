@@ -148,3 +148,46 @@ def test_a_store_with_flat_settings_continues_without_retraining(tmp_path):
         assert [t.error for t in store.trials()] == errors
     with pytest.raises(NetspaceError, match=r"other settings \(trial\.schedule\.epochs: 1 -> 2\)"):
         run_sweep(sweep_config("RegNetX", 2, flops="3M:12M", **{**TRIAL, "epochs": 2}), out, log=_quiet)
+
+
+@needs_fmnist
+def test_a_larger_samples_extends_a_sweep_with_the_next_draws(tmp_path):
+    run_sweep(sweep_config("RegNetX", 1, flops="3M:12M", **TRIAL), tmp_path / "a", workers=1, log=_quiet)
+    with Store(tmp_path / "a") as store:
+        first = store.trials()[0]
+    run_sweep(sweep_config("RegNetX", 2, flops="3M:12M", **TRIAL), tmp_path / "a", workers=1, log=_quiet)
+    space = get_space("RegNetX", resolution=28, in_channels=1, num_classes=10)
+    with Store(tmp_path / "a") as store:
+        trials = store.trials()
+    assert [t.params for t in trials] == [s.params for s in space.sample(2, seed=0, flops="3M:12M").samples]
+    assert trials[0].error == first.error and [t.status for t in trials] == ["done", "done"]
+    with pytest.raises(NetspaceError, match="--samples 1 is below the 2 models"):
+        run_sweep(sweep_config("RegNetX", 1, flops="3M:12M", **TRIAL), tmp_path / "a", log=_quiet)
+
+
+def test_durations_and_the_samples_a_time_budget_buys():
+    from netspace.study import parse_duration, samples_for
+
+    assert [parse_duration(t) for t in ("1h", "45m", "1h30m", "90s", "600", "0.5h")] == \
+        [3600, 2700, 5400, 90, 600, 1800]
+    with pytest.raises(NetspaceError, match="--time takes a duration"):
+        parse_duration("soon")
+    assert samples_for(3600, 30.0, 2, 8) == 30 and samples_for(10, 30.0, 1, 8) == 1
+
+
+@needs_fmnist
+def test_a_time_budgeted_study_measures_then_plans_then_keeps_its_plan(tmp_path):
+    from netspace.study import StudyConfig, run_study, samples_for
+
+    config = StudyConfig(preset="tiny", spaces=("RegNetX", "RegNetY"), time=60.0, trial={"precision": "fp32"})
+    lines: list[str] = []
+    result = run_study(config, tmp_path, workers=2, report=False, log=lines.append)
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["pilot_models"] == 2 and plan["workers"] == 2
+    assert plan["samples"] == samples_for(60.0, plan["seconds_per_model"], 2, 2)
+    assert all(c["done"] == plan["samples"] for c in result["counts"].values())
+    assert any("models per space; at n =" in line and "80% power" in line for line in lines)
+    again: list[str] = []
+    run_study(config, tmp_path, workers=2, report=False, log=again.append)  # the plan is kept, nothing retrained
+    assert json.loads((tmp_path / "plan.json").read_text()) == plan
+    assert not any("measuring the cost" in line for line in again)

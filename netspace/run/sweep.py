@@ -79,8 +79,12 @@ def sweep_run(config: SweepConfig, out: Path, *, force_new: bool = False, log=No
     """The sweep in ``out`` as a :class:`Run` of the driver: its store opened (and checked against
     ``config``), its space's sampler as the proposer. The caller holds the driver lock and closes the store."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    store, new = open_checked(out, config.to_dict(), force_new=force_new, log=log)
+    store, new = open_checked(out, config.to_dict(), force_new=force_new, log=log, ignore=("samples",))
     try:
+        asked = len(store.trials())
+        if not new and config.samples < asked:
+            raise NetspaceError(f"sweep: --samples {config.samples} is below the {asked} models {out} already "
+                                f"holds; give --samples {asked} or more to continue it")
         space = space_of(config)
         sampler = SpaceSampler(space, seed=config.seed, window=config.window.to_dict())
         run = Run(name or config.space, store, out, sampler, budget=config.samples, batch=config.samples,
@@ -91,6 +95,12 @@ def sweep_run(config: SweepConfig, out: Path, *, force_new: bool = False, log=No
             run.ask_round()  # the whole sample, with the settings, in one transaction
             log(f"sampled {config.samples} {space.name} models from {sampler.candidates:,} candidates "
                 f"(acceptance {100 * sampler.acceptance:.2f}%)")
+        elif config.samples > asked:
+            # A larger --samples extends the sweep with the next draws of the same sampler: the sweep holds
+            # exactly what a sweep of that many models would have drawn.
+            store.put_settings({"config": config.to_dict()})
+            run.ask_round()
+            log(f"extended from {asked} to {config.samples} {space.name} models")
         return run
     except BaseException:
         store.close()
