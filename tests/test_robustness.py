@@ -220,3 +220,26 @@ def test_a_read_only_sweep_directory_can_be_read(tmp_path):
         assert proc.returncode == 0 and "3 trials" in proc.stdout, proc.stderr
     finally:
         os.chmod(directory, 0o755)
+
+
+# -- resource bounds -------------------------------------------------------------
+def test_a_network_that_cannot_fit_is_refused_from_its_spec_before_building(tmp_path):
+    import json
+    import resource
+
+    from netspace.spec import NetSpec, Stage, Stem
+    from netspace.train.memory import available_bytes, minimum_training_bytes
+
+    huge = NetSpec(stem=Stem("simple", 16, 1), stages=(Stage("res_basic", 1, 100_000, 2),), num_classes=10,
+                   in_channels=1, resolution=28)  # 2e11 params: 2.4 TB of weights, gradients and momentum
+    from netspace.complexity import complexity
+
+    assert minimum_training_bytes(complexity(huge), 128) > available_bytes()
+    spec = tmp_path / "huge.json"
+    spec.write_text(json.dumps(huge.to_dict()))
+    proc = _netspace("train", str(spec), "--data", "synthetic", "--epochs", "1", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "needs at least" in proc.stderr and "available on cpu" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    # refused before building: the child never held more than a normal import of torch does
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 2 * 2**20  # KiB: under 2 GiB

@@ -32,6 +32,7 @@ from netspace.train.progress import Progress
 from netspace.train.result import DIVERGED_ERROR, TrainResult
 from netspace.train.schedule import Schedule, TrainError, lr_at
 from netspace.lock import DirectoryLock
+from netspace.train.memory import check_fits
 from netspace.train.settings import differences, run_settings
 from netspace.train.signals import StopRequest
 
@@ -210,6 +211,10 @@ class _Run:
                              f"rerun with the original settings or use a new --out directory")
 
     def _build(self, checkpoint: dict[str, Any] | None) -> None:
+        # refused from the spec before anything is allocated, if even the least it can take does not fit
+        per_rank = max(1, self.s.batch_size // max(1, self.ctx.world_size))
+        check_fits(complexity(self.spec), per_rank, self.device,
+                   act_bytes=2 if self.precision.dtype in (torch.bfloat16, torch.float16) else 4)
         torch.manual_seed(self.s.seed)  # same initial weights on every rank and every rerun
         model = build(self.spec, zero_init_last_bn=self.s.zero_init_last_bn)
         memory_format = torch.channels_last if self.precision.channels_last else torch.contiguous_format
