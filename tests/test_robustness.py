@@ -231,7 +231,7 @@ def test_a_network_that_cannot_fit_is_refused_from_its_spec_before_building(tmp_
     from netspace.train.memory import available_bytes, minimum_training_bytes
 
     huge = NetSpec(stem=Stem("simple", 16, 1), stages=(Stage("res_basic", 1, 100_000, 2),), num_classes=10,
-                   in_channels=1, resolution=28)  # 1e10 params: about 1 TiB of weights, gradients and momentum alone
+                   in_channels=1, resolution=28)  # 9e10 params: about 1 TiB of weights, gradients and momentum alone
     from netspace.complexity import complexity
 
     assert minimum_training_bytes(complexity(huge), 128) > available_bytes()
