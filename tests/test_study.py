@@ -145,7 +145,7 @@ def test_changed_settings_refused_unless_force_new(tmp_path):
 def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     for argv, needle in [
         (["study", "--spaces", "AnyNetX_Z", "--out", str(tmp_path / "a")], "unknown space(s) AnyNetX_Z"),
-        (["study", "--samples", "0", "--out", str(tmp_path / "b")], "--samples must be >= 1"),
+        (["study", "--samples", "0", "--out", str(tmp_path / "b")], "--samples must be an integer >= 1"),
         (["study", "--preset", "tiny", "--flops", "5M:1M", "--out", str(tmp_path / "c")], "5M:1M"),
         (["study", "--preset", "tiny", "--data", "nope", "--out", str(tmp_path / "d")], "nope"),
     ]:

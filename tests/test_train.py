@@ -90,7 +90,9 @@ def test_short_fashion_mnist_training_learns(tmp_path):
     assert [r["epoch"] for r in m] == [1, 2]
     assert m[1]["train_loss"] < m[0]["train_loss"]
     assert m[1]["test_error"] < m[0]["test_error"] or m[1]["test_error"] < 30
-    assert result.test_error < 40.0
+    # chance is 90%; zero-initialised residual branches (the default) start slower on ResNet-20: about 42%
+    # after these 2 epochs, against about 26% without (README, netspace sweep)
+    assert result.test_error < 50.0
     stored = json.loads((tmp_path / "result.json").read_text())
     assert stored["status"] == "done" and stored["test_error"] == result.test_error
     assert stored["complexity"]["params"] == sum(p.numel() for p in result.model.parameters())
@@ -119,7 +121,8 @@ def test_checkpoint_is_atomic_and_loads_weights_only(tmp_path):
     assert ck["epoch"] == 1 and ck["step_in_epoch"] == 0
     assert ck["settings"]["schedule"]["ema_decay"] == 0.9 and ck["ema"] is not None
     assert isinstance(ck["model"]["stem.0.weight"], torch.Tensor)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "metrics.jsonl", "result.json"]
+    # (and the run's writer lock, which the kernel released when the run ended)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".train.lock", "checkpoint.pt", "metrics.jsonl", "result.json"]
 
 
 @needs_fmnist
