@@ -414,14 +414,12 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
 def _cmd_search(args: argparse.Namespace) -> int:
     from netspace.run.config import SEARCH_TRIAL, SearchConfig
     from netspace.run.search import run_search
-    from netspace.spaces.window import parse_count
     from netspace.train.config import trial_config
 
-    target_flops = parse_count(args.target_flops, what="--target-flops") if args.target_flops else None
     config = SearchConfig(
         space=args.space, strategy=args.strategy, budget=args.budget,
         trial=trial_config(SEARCH_TRIAL, **_trial_overrides(args)), window=_window(args), variant=args.variant,
-        reward=args.reward, target_latency=args.target_latency, target_flops=target_flops,
+        reward=args.reward, target_latency=args.target_latency, target_flops=args.target_flops,
         constraint=args.constraint, latency=args.latency, latency_device=args.latency_device,
         latency_threads=args.latency_threads, batch=args.batch, population=args.population,
         sample_size=args.sample_size, controller=args.controller, controller_lr=args.controller_lr,

@@ -127,6 +127,10 @@ class SearchConfig:
         need(self.strategy in STRATEGIES, f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
         need(_is_int(self.budget) and self.budget >= 1, f"--budget must be an integer >= 1, got {self.budget!r}")
         need(_is_int(self.batch) and self.batch >= 1, f"--batch must be an integer >= 1, got {self.batch!r}")
+        if isinstance(self.target_flops, str):  # "20M", as the CLI gives it
+            from netspace.spaces.window import parse_count
+
+            object.__setattr__(self, "target_flops", parse_count(self.target_flops, what="--target-flops"))
         latency = self.latency or ("measure" if self.reward == "mnas" else "none")
         object.__setattr__(self, "latency", latency)
         need(latency in LATENCY_MODES, f"--latency must be one of {', '.join(LATENCY_MODES)}, got {latency!r}")
