@@ -65,10 +65,11 @@ def test_local_sweep_trains_and_stores_every_trial(tmp_path):
 @needs_fmnist
 def test_changed_settings_refused_unless_force_new(tmp_path):
     run_sweep(sweep_config(**{**TINY, "samples": 1}), tmp_path, workers=1, log=_quiet)
-    with pytest.raises(NetspaceError, match=r"other settings \(samples: 1 -> 2\).*--force-new"):
-        run_sweep(sweep_config(**{**TINY, "samples": 2}), tmp_path, workers=1, log=_quiet)
-    counts = run_sweep(sweep_config(**{**TINY, "samples": 2}), tmp_path, workers=1, force_new=True, log=_quiet)
-    assert counts["done"] == 2
+    with pytest.raises(NetspaceError, match=r"other settings \(trial\.schedule\.lr: 0\.2 -> 0\.1\).*--force-new"):
+        run_sweep(sweep_config(**{**TINY, "samples": 1, "lr": 0.1}), tmp_path, workers=1, log=_quiet)
+    counts = run_sweep(sweep_config(**{**TINY, "samples": 1, "lr": 0.1}), tmp_path, workers=1, force_new=True,
+                       log=_quiet)
+    assert counts["done"] == 1
     kept = list(tmp_path.glob("previous-*/sweep.sqlite"))
     assert len(kept) == 1 and len(Store(kept[0]).trials()) == 1
 
