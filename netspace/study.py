@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from netspace.errors import NetspaceError
 from netspace.run.config import ComplexityWindow, SweepConfig
-from netspace.run.driver import drive
+from netspace.run.driver import drive, duration
 from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
 from netspace.run.sweep import sweep_run
@@ -252,7 +252,7 @@ def _plan(out: Path, config: StudyConfig, ex, log) -> dict[str, Any]:
         except (OSError, ValueError) as e:
             raise NetspaceError(f"{path} is unreadable ({e}); move it away to plan the study again") from None
     pilot = dataclasses.replace(config, samples=1, time=None)
-    log(f"time budget {_duration(config.time)}: measuring the cost of one model per space here first")
+    log(f"time budget {duration(config.time)}: measuring the cost of one model per space here first")
     _drive_spaces(out, pilot, ex, log)
     seconds = []
     for space in config.spaces:
@@ -270,16 +270,10 @@ def _plan(out: Path, config: StudyConfig, ex, log) -> dict[str, Any]:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(plan, indent=1) + "\n")
     tmp.replace(path)
-    log(f"time budget {_duration(config.time)}: {per_model:.0f} s per model here (median of {len(seconds)} pilot "
+    log(f"time budget {duration(config.time)}: {per_model:.0f} s per model here (median of {len(seconds)} pilot "
         f"models), {workers} worker(s): {n} models per space; at n = {n} per space a KS test detects "
         f"D >= {d:.2f} at 80% power (alpha 0.05)")
     return plan
-
-
-def _duration(seconds: float) -> str:
-    from netspace.run.driver import duration
-
-    return duration(seconds)
 
 
 def parse_duration(text: str) -> float:
@@ -320,7 +314,7 @@ def write_study_reports(out_dir: str | Path, config: StudyConfig) -> str:
     if plan_path.exists():
         plan = json.loads(plan_path.read_text())
         settings["models per space"] = (
-            f"{plan['samples']}, chosen for a time budget of {_duration(plan['time'])} from {plan['seconds_per_model']:.0f} s "
+            f"{plan['samples']}, chosen for a time budget of {duration(plan['time'])} from {plan['seconds_per_model']:.0f} s "
             f"per model measured here ({plan['workers']} worker(s)); detectable KS D at 80% power: "
             f"{plan['detectable_ks_d']:.2f}")
     recipe = {"schedule": sched.to_dict(), "data": data.to_dict(), "flops": p.flops, "models_per_space": p.samples,

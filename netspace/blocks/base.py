@@ -23,6 +23,7 @@ imports only the standard library, the errors and the cost counter.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 from netspace.cost import Cost
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # the spec imports this package; a block kind reads a Stage's
     from netspace.spec import Stage
 
 
-class BlockKind:
+class BlockKind(ABC):
     """One kind of block; see the module docstring for what each attribute means."""
 
     uses: frozenset[str] = frozenset()
@@ -43,8 +44,9 @@ class BlockKind:
     def check(self, st: Stage, where: str) -> None:
         """Raise SpecError if ``st`` breaks a rule of this kind (beyond the common field checks)."""
 
+    @abstractmethod
     def cost(self, cx: Cost, st: Stage, w_in: int, stride: int) -> None:
-        raise NotImplementedError
+        """Add one block's exact flops, params and acts (input width ``w_in``, first-block ``stride``) to ``cx``."""
 
     def latency_key(self, st: Stage, w_in: int) -> tuple[int, int, int, int]:
         """``(groups, kernel, inner width, SE width)`` of one block with input width ``w_in``."""

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from netspace.data.config import DataConfig
 from netspace.errors import NetspaceError
 from netspace.search import STRATEGIES, Reward, SearchError
-from netspace.train.config import DATA_FIELDS, SCHEDULE_FIELDS, TrialConfig
+from netspace.train.config import TrialConfig
 from netspace.train.schedule import Schedule
 
 METRICS = ("flops", "params", "acts")
@@ -211,8 +211,6 @@ def upgrade(stored: Mapping[str, Any], kind: str | None = None) -> dict[str, Any
         d.setdefault("controller", "netspace")
     return {"kind": kind, **d, "window": window, "trial": trial.to_dict()}
 
-
-TRIAL_FIELDS = DATA_FIELDS + SCHEDULE_FIELDS
 
 
 def sweep_config(space: str, samples: int, *, flops: str | None = None, params: str | None = None,

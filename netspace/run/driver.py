@@ -117,7 +117,7 @@ class Run:
         candidates = self.proposer.ask(n)
         rows, search, results = [], [], []
         done_by_arch: dict[str, int] = {}
-        trials = {t.trial: t for t in self.store.trials()}
+        trials = {t.trial: t for t in self.store.trials()} if self.reuse else {}
         if self.reuse:
             for i, r in self.store.search_rows().items():
                 if trials[i].status in ("done", "diverged") and r["reward"] is not None:

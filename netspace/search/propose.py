@@ -24,6 +24,7 @@ they name, its complexity and, for token strategies, the token indices),
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -49,7 +50,7 @@ def _windows(window: Mapping[str, Any]) -> dict[str, Any]:
     return {m: as_window(window.get(m), m) for m in METRICS if window.get(m) is not None}
 
 
-class Proposer:
+class Proposer(ABC):
     """Asks candidates and is told their rewards in order; resumable through its state."""
 
     learns = False  # whether rewards change what it asks (a sweep's sampler: no)
@@ -58,8 +59,9 @@ class Proposer:
         self.asked = 0
         self.told = 0
 
+    @abstractmethod
     def ask(self, n: int) -> list[Candidate]:
-        raise NotImplementedError
+        """The next ``n`` candidates."""
 
     def tell(self, candidate_tokens: list[int] | None, reward: float) -> None:
         self.told += 1

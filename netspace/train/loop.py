@@ -212,8 +212,7 @@ class _Run:
 
     def _build(self, checkpoint: dict[str, Any] | None) -> None:
         # refused from the spec before anything is allocated, if even the least it can take does not fit
-        per_rank = max(1, self.s.batch_size // max(1, self.ctx.world_size))
-        check_fits(complexity(self.spec), per_rank, self.device,
+        check_fits(self.complexity, self.rank_batch, self.device,
                    act_bytes=2 if self.precision.dtype in (torch.bfloat16, torch.float16) else 4)
         torch.manual_seed(self.s.seed)  # same initial weights on every rank and every rerun
         model = build(self.spec, zero_init_last_bn=self.s.zero_init_last_bn)
