@@ -155,3 +155,79 @@ def test_netspace_weights_file_round_trip(tmp_path):
     again = create_model("RegNetX-200MF", num_classes=7, weights=tmp_path / "w.pt")
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
     assert load_weights(again, tmp_path / "w.pt") == []
+
+
+# -- the command line ------------------------------------------------------------------------------------
+TINY = "d=4,w0=16,wa=8,wm=2,g=8"  # a four-block RegNet: fast to build on both sides
+TINY_PYCLS = ["MODEL.TYPE", "regnet", "REGNET.DEPTH", 4, "REGNET.W0", 16, "REGNET.WA", 8.0, "REGNET.WM", 2.0,
+              "REGNET.GROUP_W", 8]
+
+
+def _cli(*args: str, capsys) -> tuple[int, str, str]:
+    """``netspace ARGS`` in this process: (exit status, stdout, stderr)."""
+    from netspace.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def tiny_pycls(tmp_path):
+    PYCLS_CONFIGS["tiny"] = TINY_PYCLS
+    try:
+        model = pycls_model("tiny")
+    finally:
+        del PYCLS_CONFIGS["tiny"]
+    path = tmp_path / "tiny.pyth"
+    torch.save({"epoch": 9, "model_state": model.state_dict(), "optimizer_state": {}, "cfg": ""}, path)
+    return model, path
+
+
+def test_cli_convert_both_ways_and_refusals(tiny_pycls, tmp_path, capsys):
+    model, path = tiny_pycls
+    code, out, err = _cli("convert", str(path), "--from", "pycls", "--model", TINY, "--out", str(tmp_path / "w.pt"),
+                          capsys=capsys)
+    assert code == 0, err
+    assert "pycls -> netspace" in out and "1000 classes" in out
+    code, out, err = _cli("convert", str(tmp_path / "w.pt"), "--to", "torchvision", "--out", str(tmp_path / "tv.pt"),
+                          capsys=capsys)
+    assert code == 0, err
+    tv = torch.load(tmp_path / "tv.pt", weights_only=True)
+    assert torch.equal(tv["trunk_output.block1.block1-0.f.a.0.weight"], model.state_dict()["s1.b1.f.a.weight"])
+    # found from its keys without --from, back to pycls, loadable into pycls strictly
+    code, out, err = _cli("convert", str(tmp_path / "tv.pt"), "--model", TINY, "--to", "pycls", "--out",
+                          str(tmp_path / "p.pyth"), capsys=capsys)
+    assert code == 0 and "torchvision -> pycls" in out, err
+    model.load_state_dict(torch.load(tmp_path / "p.pyth", weights_only=True)["model_state"])
+    for args, needle in [
+        (["--model", "RegNetX-200MF", "--out", str(tmp_path / "x.pt")], "not RegNetX-200MF in no naming fits"),
+        (["--model", TINY, "--from", "timm", "--out", str(tmp_path / "x.pt")], "not the model in timm's naming"),
+        (["--model", TINY, "--out", str(path)], "is the source file"),
+        (["--model", "regnet_x_4gf", "--out", str(tmp_path / "x.pt")], "did you mean"),
+    ]:
+        code, out, err = _cli("convert", str(path), *args, capsys=capsys)
+        assert code == 2 and needle in err, (args, err)
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_train_init_from_a_pycls_checkpoint(tiny_pycls, tmp_path, capsys):
+    from netspace.train import train_trial, trial_config
+
+    model, path = tiny_pycls
+    code, out, err = _cli("train", TINY, "--init-from", str(path), "--data", "fashion-mnist", "--limit-train", "256",
+                          "--limit-test", "128", "--epochs", "1", "--batch-size", "64", "--precision", "fp32",
+                          "--out", str(tmp_path / "run"), capsys=capsys)
+    assert code == 0, err
+    said = out + err
+    assert "classifier re-initialised: the weights have 1000 classes, the model 10" in said
+    assert "stem adapted from 3 input channels to 1" in said
+    # the run starts from these weights: with a vanishing learning rate they are still the file's
+    trial = trial_config(data="fashion-mnist", limit_train=128, limit_test=64, epochs=1, batch_size=64, lr=1e-12,
+                         precision="fp32", weight_decay=0.0)
+    result = train_trial(zoo.resolve(TINY), trial, init_from=str(path), progress=False)
+    ours = result.model.state_dict()
+    assert torch.allclose(ours["s2.0.f.2.weight"], model.state_dict()["s2.b1.f.b.weight"], atol=1e-6)
+    with pytest.raises(InteropError, match="not RegNetX-200MF"):
+        train_trial(zoo.get("RegNetX-200MF"), trial, init_from=str(path), progress=False)
