@@ -20,6 +20,8 @@ _API: dict[str, tuple[str, str | None]] = {
     "complexity": ("netspace.complexity", None),
     "zoo": ("netspace.zoo", None),
     "info": ("netspace.zoo", "info"),
+    "create_model": ("netspace.interop", "create_model"),
+    "convert_weights": ("netspace.interop", "convert"),
     "get_space": ("netspace.spaces", "get_space"),
     "sample_population": ("netspace.spaces", "sample_population"),
     # training, sweeps, searches, studies

@@ -199,6 +199,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="require a checkpoint in DIR to continue (a matching one is continued anyway)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--quiet", action="store_true", help="no progress or per-epoch lines")
+    p.add_argument("--init-from", metavar="FILE",
+                   help="start from these weights (pycls, timm, torchvision or netspace checkpoint of MODEL, "
+                        "converted on load; a new classifier or stem input is adapted and said); a resumed run "
+                        "continues its own checkpoint")
     _add_trial_options(p, TrialConfig())
     p.set_defaults(func=_cmd_train)
 
@@ -213,7 +217,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     trial = trial_config(**_trial_overrides(args))
     result = train_trial(zoo.resolve(args.model), trial, out_dir=args.out, resume=True if args.resume else None,
-                         device=args.device, progress=not args.quiet)
+                         device=args.device, progress=not args.quiet, init_from=args.init_from)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
         return 128 + result.signal if result.status == "interrupted" and result.signal else 0
     if result.status == "interrupted":
@@ -466,6 +470,34 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- convert -----------------------------------------------------------------
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="convert weights between pycls, timm, torchvision and netspace, "
+                                       "mapped by layer role with every key and shape checked")
+    p.add_argument("src", help="checkpoint file (pycls .pyth, timm/torchvision state dict, netspace weights or "
+                               "a train run's checkpoint.pt)")
+    p.add_argument("--model", help="the model the weights are for: zoo name or timm's, torchvision's, pycls's "
+                                   "name for it (required unless SRC is a netspace file)")
+    p.add_argument("--from", dest="source", choices=["netspace", "pycls", "timm", "torchvision"],
+                   help="SRC's naming (default: found from its keys)")
+    p.add_argument("--to", dest="target", default="netspace", choices=["netspace", "pycls", "timm", "torchvision"],
+                   help="format to write (default netspace: a weights file create_model and train --init-from "
+                        "read)")
+    p.add_argument("--out", required=True, metavar="DST", help="file to write (required)")
+    p.set_defaults(func=_cmd_convert)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from netspace import zoo
+    from netspace.interop import convert
+
+    model = zoo.resolve(args.model) if args.model else None
+    r = convert(args.src, args.out, model=model, source=args.source, target=args.target)
+    print(f"{r['out']}: {r['model']} ({r['num_classes']} classes, {r['in_channels']} input channels), "
+          f"{r['keys']} tensors, {r['source']} -> {r['target']}")
+    return 0
+
+
 # -- analyze -----------------------------------------------------------------
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="compare sweeps: EDFs, KS tests, best ranges, RegNet fits, in one HTML page")
@@ -628,7 +660,8 @@ def _cmd_scale(args: argparse.Namespace) -> int:
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_zoo, _add_info, _add_sample, _add_train, _add_sweep, _add_study, _add_search, _add_analyze,
-                                                                  _add_export, _add_latency, _add_runtime_fit, _add_scale]
+                                                                  _add_export, _add_convert, _add_latency, _add_runtime_fit,
+                                                                  _add_scale]
 
 
 def build_parser() -> argparse.ArgumentParser:

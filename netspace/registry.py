@@ -58,6 +58,15 @@ class Registry(Generic[T]):
         self._entries[name] = entry
         return entry
 
+    def alias(self, alias: str, name: str) -> None:
+        """Make ``alias`` another name of the registered entry ``name``."""
+        canonical = self.canonical(name)
+        key = self.normalize(alias)
+        if self._keys.get(key, canonical) != canonical:
+            raise ValueError(f"{self.what} alias {alias!r}: the name {key!r} is already registered "
+                             f"(for {self._keys[key]!r})")
+        self._keys[key] = canonical
+
     def unknown(self, name: str) -> str:
         """The message for a name that is not registered: what exists, or what is close."""
         if self.instead_of_list is None:

@@ -1,9 +1,17 @@
-"""Named models as specs: RegNetX/Y, EfficientNet, ResNet/ResNeXt, CIFAR ResNets.
+"""Named models as specs: RegNetX/Y, EfficientNet, ResNet/ResNeXt/Wide ResNet, CIFAR ResNets.
 
-Names are accepted as the papers write them and case-insensitively, with
-``-``, ``_`` and spaces ignored (``RegNetX-200MF``, ``regnetx_200mf``,
-``regnety-1.6gf``), and with timm-style codes (``regnetx_002``,
-``efficientnet_b0``). :func:`resolve` also takes RegNet parameters
+Names are accepted as the papers write them (``RegNetX-200MF``,
+``regnety_1.6gf``), case-insensitively, ``-``, ``_`` and spaces being the
+same separator; where a separator stands matters, so torchvision's
+``regnet_y_1_6gf`` is RegNetY-1.6GF, never 16GF.
+The names other libraries give the same models resolve to exactly that
+model (:data:`LIBRARY_NAMES`): timm's (``regnetx_002``, ``resnet50``,
+``efficientnet_b0``), torchvision's (``regnet_x_400mf``, ``resnext101_32x8d``)
+and pycls's (``RegNetX-400MF``, ``R-50-1x64d``, ``X-101-32x4d``, ``EN-B0``).
+Where torchvision's architecture differs from the paper's under the same
+name (its RegNet width rounding: X-400MF, Y-800MF, Y-8GF), its name builds its
+own variant (``regnet_x_400mf`` is not ``RegNetX-400MF``). An unknown name is
+refused with the closest names. :func:`resolve` also takes RegNet parameters
 (``d=13,w0=24,wa=36.44,wm=2.49,g=8``) or a spec JSON file. :func:`table` lists
 every model with its complexity and :func:`info` describes one (what
 ``netspace zoo`` and ``netspace info`` print).
@@ -14,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable
@@ -116,7 +125,13 @@ def cifar_resnet_spec(n: int, name: str = "") -> NetSpec:
 
 
 def _normalize(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch not in "-_ ")
+    """The key a name is found by: lower case, each run of ``-``, ``_`` or spaces one ``-``.
+
+    Where a separator stands matters, its kind does not, so ``regnet_y_1_6gf``
+    (torchvision's RegNetY-1.6GF, an explicit alias) can never be read as
+    ``regnety_16gf`` (RegNetY-16GF), nor ``regnet_x_400mf`` as ``RegNetX-400MF``.
+    """
+    return re.sub(r"[-_ ]+", "-", name.strip().lower())
 
 
 # Named models by canonical name (and aliases), each a function returning its spec.
@@ -131,14 +146,80 @@ for _family, _table, _se in (("RegNetX", _REGNETX, 0.0), ("RegNetY", _REGNETY, 0
 for _b, (_wm, _dm, _res, _drop) in enumerate(_EFFNET_SCALES):
     MODELS.register(f"EfficientNet-B{_b}",
                     partial(efficientnet_spec, _wm, _dm, _res, _drop, name=f"EfficientNet-B{_b}"))
+_RESNET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 for _depth, _blocks in ((18, (2, 2, 2, 2)), (34, (3, 4, 6, 3))):
     MODELS.register(f"ResNet-{_depth}", partial(resnet_basic_spec, _blocks, name=f"ResNet-{_depth}"))
-for _depth, _blocks in ((50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)), (152, (3, 8, 36, 3))):
+for _depth, _blocks in _RESNET_DEPTHS.items():
     MODELS.register(f"ResNet-{_depth}", partial(resnet_spec, _blocks, name=f"ResNet-{_depth}"))
     MODELS.register(f"ResNeXt-{_depth}", partial(resnet_spec, _blocks, groups=32, width_per_group=4,
                                                  name=f"ResNeXt-{_depth}"), aliases=(f"ResNeXt-{_depth}-32x4d",))
+# ResNeXt-101 at other cardinality x width (the ResNeXt paper's 32x8d; 64x4d), and Wide ResNet-50/101-2
+# (Zagoruyko & Komodakis: the bottleneck's inner widths doubled, outer widths kept).
+for _groups, _wpg in ((32, 8), (64, 4)):
+    _name = f"ResNeXt-101-{_groups}x{_wpg}d"
+    MODELS.register(_name, partial(resnet_spec, _RESNET_DEPTHS[101], groups=_groups, width_per_group=_wpg,
+                                   name=_name))
+for _depth in (50, 101):
+    _name = f"Wide-ResNet-{_depth}-2"
+    MODELS.register(_name, partial(resnet_spec, _RESNET_DEPTHS[_depth], width_per_group=128, name=_name))
 for _depth in (20, 56, 110):
     MODELS.register(f"ResNet-{_depth}", partial(cifar_resnet_spec, (_depth - 2) // 6, name=f"ResNet-{_depth}"))
+
+# torchvision's RegNets whose width rounding (``regnet_spec(rounding="torchvision")``) gives another
+# network than the paper's: built under torchvision's name (and timm's name for the same variant).
+TORCHVISION_VARIANTS = {"regnet_x_400mf": ("RegNetX", "400MF", "regnetx_004_tv"),
+                        "regnet_y_800mf": ("RegNetY", "800MF", "regnety_008_tv"),
+                        "regnet_y_8gf": ("RegNetY", "8.0GF", "regnety_080_tv")}
+for _name, (_family, _flops, _timm) in TORCHVISION_VARIANTS.items():
+    _d, _w0, _wa, _wm, _g = (_REGNETX if _family == "RegNetX" else _REGNETY)[_flops]
+    MODELS.register(_name, partial(regnet_spec, RegNetParams(depth=_d, w0=_w0, wa=_wa, wm=_wm, group_width=_g,
+                                                              se_ratio=0.25 if _family == "RegNetY" else 0.0),
+                                   name=_name, rounding="torchvision"), aliases=(_timm,))
+
+
+def _torchvision_regnet_name(family: str, flops: str) -> str:
+    """torchvision's spelling: RegNetY-1.6GF -> regnet_y_1_6gf, RegNetX-8.0GF -> regnet_x_8gf."""
+    return f"regnet_{family[-1].lower()}_{flops.lower().replace('.0', '').replace('.', '_')}"
+
+
+# Other libraries' names for the models above: library -> {their name: zoo name}. Each is an alias
+# of exactly that model (tests/test_names.py checks each against the library's published size).
+LIBRARY_NAMES: dict[str, dict[str, str]] = {
+    "timm": {
+        **{f"{f.lower()}_{_TIMM_CODE[fl]}": f"{f}-{fl}" for f, t in (("RegNetX", _REGNETX), ("RegNetY", _REGNETY))
+           for fl in t},
+        **{f"resnet{d}": f"ResNet-{d}" for d in (18, 34, 50, 101, 152)},
+        **{f"resnext{d}_32x4d": f"ResNeXt-{d}" for d in (50, 101)},
+        "resnext101_32x8d": "ResNeXt-101-32x8d", "resnext101_64x4d": "ResNeXt-101-64x4d",
+        "wide_resnet50_2": "Wide-ResNet-50-2", "wide_resnet101_2": "Wide-ResNet-101-2",
+        **{f"efficientnet_b{b}": f"EfficientNet-B{b}" for b in range(8)},
+        **{timm: tv for tv, (_, _, timm) in TORCHVISION_VARIANTS.items()},
+    },
+    "torchvision": {
+        **{_torchvision_regnet_name(f, fl): f"{f}-{fl}" for f, fls in
+           (("RegNetX", ("800MF", "1.6GF", "3.2GF", "8.0GF", "16GF", "32GF")),
+            ("RegNetY", ("400MF", "1.6GF", "3.2GF", "16GF", "32GF"))) for fl in fls},
+        **{tv: tv for tv in TORCHVISION_VARIANTS},
+        **{f"resnet{d}": f"ResNet-{d}" for d in (18, 34, 50, 101, 152)},
+        "resnext50_32x4d": "ResNeXt-50", "resnext101_32x8d": "ResNeXt-101-32x8d",
+        "resnext101_64x4d": "ResNeXt-101-64x4d",
+        "wide_resnet50_2": "Wide-ResNet-50-2", "wide_resnet101_2": "Wide-ResNet-101-2",
+        **{f"efficientnet_b{b}": f"EfficientNet-B{b}" for b in range(8)},
+    },
+    "pycls": {
+        **{f"{f}-{fl}": f"{f}-{fl}" for f, t in (("RegNetX", _REGNETX), ("RegNetY", _REGNETY)) for fl in t},
+        **{f"R-{d}-1x64d": f"ResNet-{d}" for d in _RESNET_DEPTHS},
+        **{f"X-{d}-32x4d": f"ResNeXt-{d}" for d in _RESNET_DEPTHS},
+        **{f"EN-B{b}": f"EfficientNet-B{b}" for b in range(6)},
+    },
+}
+for _library, _names in LIBRARY_NAMES.items():
+    for _alias, _model in _names.items():
+        if _alias not in MODELS:
+            MODELS.alias(_alias, _model)
+        elif MODELS.canonical(_alias) != _model:  # a name may be shared, never with another meaning
+            raise ValueError(f"{_library} name {_alias!r} would mean {_model}, but it already names "
+                             f"{MODELS.canonical(_alias)}")
 
 
 def names() -> list[str]:

@@ -15,6 +15,11 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,ray,onnx,parquet]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
 .venv/bin/python -c "import netspace, torch" || { echo "setup: the project did not install" >&2; exit 1; }
+# pycls, the reference the weight conversion is tested against (tests/test_interop.py). Its declared
+# dependencies (opencv-python, simplejson) serve its data loading and logging only; building its models
+# needs yacs, numpy and torch, so it is installed without them.
+.venv/bin/python -c "import pycls.core.builders" 2>/dev/null \
+  || .venv/bin/pip install -q --disable-pip-version-check --no-deps pycls yacs 2>&1 | grep -v '^WARNING: Location' >&2 || true
 # Build the CPU training kernels now (once per machine, about 2 minutes) rather than in the first training run.
 .venv/bin/python -c "from netspace.models.fused import check; print('setup:', check())" >&2
 

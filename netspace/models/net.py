@@ -36,10 +36,21 @@ class Head(nn.Module):
         self.fc = nn.Linear(w_in, spec.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.features(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's conv (if any): the last features before pooling."""
+        return x if self.conv is None else self.conv(x)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Pool, dropout, FC."""
+        return self.fc(self.dropout(self.pool(x).flatten(1)))
+
+    def roles(self) -> dict[str, nn.Module]:
+        out: dict[str, nn.Module] = {"fc": self.fc}
         if self.conv is not None:
-            x = self.conv(x)
-        x = self.pool(x).flatten(1)
-        return self.fc(self.dropout(x))
+            out.update(conv=self.conv[0], bn=self.conv[1])
+        return out
 
 
 class Network(nn.Module):
@@ -65,9 +76,39 @@ class Network(nn.Module):
         self.head = Head(w_in, spec)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for module in self.children():
-            x = module(x)
-        return x
+        return self.head.classify(self.forward_features(x))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The features before global pooling and the classifier (after the head's conv, if any)."""
+        x = self.stem(x)
+        for i in range(1, len(self.spec.stages) + 1):
+            x = getattr(self, f"s{i}")(x)
+        return self.head.features(x)
+
+    @property
+    def feature_info(self) -> list[dict[str, int]]:
+        """Per stage: its index (1-based), output width and total stride from the input."""
+        stride, out = self.spec.stem.total_stride, []
+        for i, st in enumerate(self.spec.stages, 1):
+            stride *= st.stride
+            out.append({"stage": i, "width": st.width, "stride": stride})
+        return out
+
+    def layer_roles(self) -> list[tuple[tuple[int, ...] | str, str, nn.Module]]:
+        """Every conv, BN, SE and FC layer as ``(place, role, module)``: place "stem", "head", or the
+        1-based ``(stage, block)``; roles as each block's ``roles()`` names them (SE split in
+        ``se_reduce``/``se_expand``). Weight conversion (``netspace.interop``) maps these, never positions."""
+        out: list[tuple[tuple[int, ...] | str, str, nn.Module]] = [
+            ("stem", "conv", self.stem[0]), ("stem", "bn", self.stem[1])]
+        for i in range(1, len(self.spec.stages) + 1):
+            for j, block in enumerate(getattr(self, f"s{i}"), 1):
+                for role, module in block.roles().items():
+                    if role == "se":
+                        out += [((i, j), "se_reduce", module.reduce), ((i, j), "se_expand", module.expand)]
+                    else:
+                        out.append(((i, j), role, module))
+        out += [("head", role, module) for role, module in self.head.roles().items()]
+        return out
 
 
 def init_weights(model: nn.Module, zero_init_last_bn: bool = False) -> None:

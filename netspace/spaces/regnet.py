@@ -68,15 +68,33 @@ def stages_from_widths(block_widths: list[int]) -> tuple[list[int], list[int]]:
     return widths.tolist(), depths.tolist()
 
 
+ROUNDINGS = ("paper", "torchvision")
+
+
+def _multiple_half_up(v: int, m: int) -> int:
+    """torchvision's rounding of an inner width to a multiple of m: nearest, halves up, at least m,
+    and one m more where that would fall below 90% of v."""
+    out = max(m, (v + m // 2) // m * m)
+    return out + m if out < 0.9 * v else out
+
+
 def adjust_block_compatibility(
-    widths: list[int], bottleneck_ratios: list[float], group_widths: list[int]
+    widths: list[int], bottleneck_ratios: list[float], group_widths: list[int], rounding: str = "paper"
 ) -> tuple[list[int], list[int]]:
     """Make each stage's inner width a multiple of its group width.
 
     The group width is capped at the inner width w/b, the inner width is
-    rounded (half to even) to a multiple of the group width, and the stage
-    width follows. Returns the adjusted (widths, group_widths).
+    rounded to a multiple of the group width, and the stage width follows.
+    Returns the adjusted (widths, group_widths).
+
+    ``rounding="paper"`` rounds half to even, as the paper's model zoo was
+    built; ``"torchvision"`` is a named deviation: torchvision's RegNets round
+    halves up (and never below 90% of the width), so a width exactly between
+    two multiples lands one multiple higher (e.g. 392 with groups of 16:
+    384 here, 400 there), which changes X-400MF, Y-800MF and Y-8GF.
     """
+    if rounding not in ROUNDINGS:
+        raise SpecError(f"regnet: unknown rounding {rounding!r}; choose one of {', '.join(ROUNDINGS)}")
     out_w, out_g = [], []
     for w, b, g in zip(widths, bottleneck_ratios, group_widths):
         mul = 1.0 / b  # the reference works with w_b = w * mul
@@ -85,7 +103,7 @@ def adjust_block_compatibility(
         v = int(max(1, w * mul))
         g = int(min(g, v))
         m = int(np.lcm(g, int(mul))) if mul > 1 else g
-        v = max(m, int(round(v / m) * m))
+        v = max(m, int(round(v / m) * m)) if rounding == "paper" else _multiple_half_up(v, m)
         out_w.append(int(v / mul))
         out_g.append(g)
     return out_w, out_g
@@ -99,12 +117,19 @@ def regnet_spec(
     in_channels: int = 3,
     resolution: int = 224,
     name: str = "",
+    rounding: str = "paper",
 ) -> NetSpec:
-    """The ImageNet RegNet network for these parameters (simple stem, stride-2 stages)."""
+    """The ImageNet RegNet network for these parameters (simple stem, stride-2 stages).
+
+    ``rounding`` is how stage widths are made multiples of the group width
+    (:func:`adjust_block_compatibility`): "paper" (the default), or
+    "torchvision" for torchvision's variant of the same parameters.
+    """
     block_w, _ = quantized_widths(params.depth, params.w0, params.wa, params.wm)
     widths, depths = stages_from_widths(block_w)
     n = len(widths)
-    widths, groups = adjust_block_compatibility(widths, [params.bottleneck_ratio] * n, [params.group_width] * n)
+    widths, groups = adjust_block_compatibility(widths, [params.bottleneck_ratio] * n, [params.group_width] * n,
+                                                rounding)
     stages = tuple(
         Stage(
             block="res_bottleneck",

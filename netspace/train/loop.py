@@ -50,6 +50,7 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     handle_signals: bool = True,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train ``spec`` on ``data`` with ``schedule``; see the package docstring.
 
@@ -61,10 +62,18 @@ def train(
     additionally requires that there is one, False starts over. Settings that
     differ from the stored run are refused with the differing keys named.
     Under ``torchrun`` it trains with DDP; only rank 0 writes files.
+    ``init_from`` starts a new run (not a resumed one) from the weights in
+    that file, for ``spec`` before adaptation, in any format
+    ``netspace.interop`` reads; what the data needs changed (the classifier,
+    the stem's input) is adapted and logged.
     """
+    if init_from is not None and not Path(init_from).is_file():
+        raise TrainError(f"--init-from {init_from}: no such file")
     ctx, dev = distributed.setup(torch.device(device) if device is not None else None)
     try:
-        return _Run(spec, data, schedule, out_dir, resume, dev, ctx, progress, handle_signals).run()
+        run = _Run(spec, data, schedule, out_dir, resume, dev, ctx, progress, handle_signals)
+        run.init_from, run.source_spec = init_from, spec
+        return run.run()
     finally:
         distributed.teardown(ctx)
 
@@ -120,6 +129,8 @@ class _Run:
         self.wall_before = 0.0
         self.partial = {"loss_sum": 0.0, "wrong": 0.0, "count": 0.0, "train_seconds": 0.0, "seconds": 0.0}
         self.rng_states: dict[str, list[torch.Tensor]] | None = None
+        self.init_from: str | Path | None = None
+        self.source_spec: NetSpec = spec
 
     def _eval_split(self) -> Split:
         if self.s.eval_split == "val":
@@ -216,6 +227,12 @@ class _Run:
                    act_bytes=2 if self.precision.dtype in (torch.bfloat16, torch.float16) else 4)
         torch.manual_seed(self.s.seed)  # same initial weights on every rank and every rerun
         model = build(self.spec, zero_init_last_bn=self.s.zero_init_last_bn)
+        if checkpoint is None and self.init_from is not None:
+            from netspace.interop import load_weights  # interop imports models and the zoo, never train
+
+            notes = load_weights(model, self.init_from, spec=self.source_spec)
+            for note in [f"initialised from {self.init_from}", *notes]:
+                self.progress.log(note)
         memory_format = torch.channels_last if self.precision.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=memory_format)
         self.optimizer = make_optimizer(self.model, self.s)
