@@ -178,3 +178,65 @@ def test_cli_refuses_bad_optuna_settings(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "optuna-nsga2 trades error against the cost itself" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "x").exists()
+
+
+# -- sweep export --format optuna ------------------------------------------------------
+SWEEP = dict(space="RegNetX", epochs=1, flops="3M:12M", limit_train=256, limit_test=128, batch_size=64,
+             precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def two_sweeps(tmp_path_factory):
+    """A study directory with two real sweeps: two trained networks, and one whose learning rate diverges."""
+    if not FMNIST.exists():
+        pytest.skip("Fashion-MNIST files not installed")
+    from netspace.run import run_sweep, sweep_config
+
+    root = tmp_path_factory.mktemp("study")
+    run_sweep(sweep_config(samples=2, **SWEEP), root / "fine", workers=2, log=lambda m: None)
+    run_sweep(sweep_config(samples=1, lr=1e6, **SWEEP), root / "wild", workers=1, log=lambda m: None)
+    return root
+
+
+@pytest.mark.slow
+def test_sweep_export_optuna_loads_back(two_sweeps, tmp_path):
+    from netspace.run import export_rows
+    from netspace.schema import columns_with_role
+
+    db = tmp_path / "sweeps.db"
+    proc = subprocess.run([sys.executable, "-m", "netspace.cli", "sweep", "export", str(two_sweeps), "--format",
+                           "optuna", "--out", str(db)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "study 'fine': 2 complete, 0 failed" in proc.stdout and "study 'wild': 0 complete, 1 failed" in proc.stdout
+    url = f"sqlite:///{db}"
+    assert sorted(s.study_name for s in optuna.get_all_study_summaries(url)) == ["fine", "wild"]
+    rows = export_rows(two_sweeps)
+    for name in ("fine", "wild"):
+        study = optuna.load_study(study_name=name, storage=url)
+        mine = [r for r in rows if r["sweep"] == name]
+        assert len(study.trials) == len(mine)
+        for t, r in zip(study.trials, mine):
+            assert t.user_attrs == {"trial": r["trial"], "flops": r["flops"], "params": r["params"],
+                                    "acts": r["acts"]}
+            design = columns_with_role(r, "design")
+            assert {"depth", "w0", "wa", "wm", "group_width", "bottleneck_ratio"} <= set(design)
+            assert t.params == {k: r[k] for k in design}
+            if r["status"] == "done":
+                assert t.state.name == "COMPLETE" and t.value == r["error"]
+            else:
+                assert r["status"] in ("diverged", "failed") and t.state.name == "FAIL" and t.value is None
+    from optuna.visualization.matplotlib import plot_edf
+
+    ax = plot_edf(optuna.load_study(study_name="fine", storage=url))
+    # The error EDF of the sweep: 0.5 at the smaller of the two errors, 1 from the larger on.
+    (line,) = ax.get_lines()
+    x, y = line.get_xdata(), line.get_ydata()
+    errors = sorted(r["error"] for r in rows if r["sweep"] == "fine")
+    assert x.min() <= errors[0] and x.max() >= errors[1] and y[-1] == pytest.approx(1.0)
+    assert y[x >= errors[0]][0] == pytest.approx(0.5 if errors[0] < errors[1] else 1.0)
+    # Never over an existing storage; every row format still reads the study directory.
+    again = subprocess.run([sys.executable, "-m", "netspace.cli", "sweep", "export", str(two_sweeps), "--format",
+                            "optuna", "--out", str(db)], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "exists; give a new --out" in again.stderr and "Traceback" not in again.stderr
+    assert len(optuna.load_study(study_name="fine", storage=url).trials) == 2
+    assert [r["sweep"] for r in rows] == ["fine", "fine", "wild"]
