@@ -462,12 +462,14 @@ def _print_best(summary: dict) -> None:
 
 # -- export ------------------------------------------------------------------
 def _add_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="write a trained or named model as TorchScript or ONNX, checked against PyTorch")
+    p = sub.add_parser("export", help="write a trained or named model as a torch.export program (.pt2) or ONNX, "
+                       "checked against PyTorch")
     p.add_argument("source", help="sweep/search directory, train run directory, or model (zoo name, spec JSON)")
     p.add_argument("--trial", type=int, help="trial K of a sweep/search directory")
     p.add_argument("--best", action="store_true", help="the best trial (highest reward; lowest error for sweeps)")
-    p.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"],
-                   help="TorchScript (torch.jit) or ONNX (default torchscript)")
+    p.add_argument("--format", default="pt2", metavar="{pt2,onnx}",
+                   help="pt2: torch.export program (torch.export.load reads it); onnx: the dynamo ONNX exporter "
+                   "(needs netspace[onnx]) (default pt2; TorchScript is gone: torch.jit is deprecated in torch 2.13)")
     p.add_argument("--out", required=True, metavar="FILE", help="file to write (required)")
     p.set_defaults(func=_cmd_export)
 
