@@ -451,6 +451,7 @@ def test_export_errors(searched, tmp_path):
     assert proc.returncode == 2 and "has no trial 99" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_export_zoo_model_pt2_and_onnx_without_deprecation_warnings(tmp_path):
     import warnings
 
