@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -280,9 +281,13 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     st = sweep.add_parser("status", help="counts by status, the best trial and an ETA of a sweep or search")
     st.add_argument("dir", help="sweep or search directory")
     st.set_defaults(func=_cmd_sweep_status)
-    ex = sweep.add_parser("export", help="one row per trial (design parameters, complexity, results)")
-    ex.add_argument("dir", help="sweep or search directory")
-    ex.add_argument("--format", default="csv", choices=EXPORT_FORMATS, help="export format (default csv)")
+    ex = sweep.add_parser("export", help="one row per trial (design parameters, complexity, results), or one "
+                          "Optuna study per sweep")
+    ex.add_argument("dir", nargs="+", help="sweep or search directories (DIR or LABEL=DIR; a study directory "
+                    "stands for its sweeps)")
+    ex.add_argument("--format", default="csv", choices=[*EXPORT_FORMATS, "optuna"],
+                    help="export format: csv, json, parquet (rows), or optuna (an Optuna RDB storage, one study per "
+                    "sweep, for optuna-dashboard and optuna.visualization; needs --out FILE.db) (default csv)")
     ex.add_argument("--out", metavar="FILE", help="file to write (default: standard output)")
     ex.set_defaults(func=_cmd_sweep_export)
 
@@ -323,9 +328,17 @@ def _cmd_sweep_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep_export(args: argparse.Namespace) -> int:
-    from netspace.run import export_rows, export_table
+    from netspace.run import export_optuna, export_rows, export_table
 
-    sys.stdout.write(export_table(export_rows(args.dir), args.format, args.out or None) or "")
+    if args.format != "optuna":
+        sys.stdout.write(export_table(export_rows(args.dir), args.format, args.out or None) or "")
+        return 0
+    if not args.out:
+        raise NetspaceError("sweep export --format optuna needs --out FILE.db (an Optuna SQLite storage)")
+    for name, n in export_optuna(args.dir, args.out).items():
+        print(f"study {name!r}: {n['complete']} complete, {n['fail']} failed"
+              + (f", {n['left_out']} unfinished left out" if n["left_out"] else ""))
+    print(f"wrote sqlite:///{os.path.abspath(args.out)} (optuna-dashboard sqlite:///{args.out})")
     return 0
 
 
@@ -376,9 +389,10 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     from netspace.search import STRATEGIES
     from netspace.search.reinforce import CONTROLLER_PRESETS
 
-    p = sub.add_parser("search", help="architecture search (random, REINFORCE, evolution) with an accuracy or "
-                       "MnasNet latency reward; resumable, read by sweep status and analyze")
-    p.add_argument("space", help="a design space; reinforce and evolution need a token form (mnasnet, nasnet)")
+    p = sub.add_parser("search", help="architecture search (random, REINFORCE, evolution, Optuna's TPE and "
+                       "NSGA-II) with an accuracy or MnasNet latency reward; resumable, read by sweep status and "
+                       "analyze")
+    p.add_argument("space", help="a design space; every strategy but random asks from its token form (tokens())")
     p.add_argument("--strategy", required=True, choices=list(STRATEGIES),
                    help="; ".join(f"{name}: {cls.about}" if cls.about else name for name, cls in STRATEGIES.items())
                    + " (required)")
@@ -392,13 +406,15 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--constraint", default="soft", choices=["soft", "hard"],
                    help="mnas exponents: soft alpha=beta=-0.07, hard alpha=0 beta=-1 (default soft)")
     p.add_argument("--latency", choices=["measure", "flops", "none"],
-                   help="cost of the mnas reward: measure (batch-1 inference here, default) or flops (proxy)")
+                   help="cost of the mnas reward and of optuna-nsga2's second objective: measure (batch-1 "
+                   "inference here; the mnas default) or flops (exact multiply-adds; the optuna-nsga2 default)")
     p.add_argument("--target-flops", metavar="N", help="flops target of the mnas reward with --latency flops (e.g. 20M)")
     p.add_argument("--latency-device", default="cpu", help="device the latency is measured on (default cpu)")
     p.add_argument("--latency-threads", type=int, default=1, metavar="N", help="CPU threads for latency (default 1)")
     p.add_argument("--batch", type=int, default=4, metavar="N",
                    help="candidates per round; REINFORCE's batch (default 4)")
-    p.add_argument("--population", type=int, default=16, metavar="N", help="evolution: population size P (default 16)")
+    p.add_argument("--population", type=int, default=16, metavar="N",
+                   help="evolution: population size P; optuna-nsga2: its population (default 16)")
     p.add_argument("--sample-size", type=int, default=4, metavar="N", help="evolution: tournament sample S (default 4)")
     p.add_argument("--controller", default="netspace", choices=list(CONTROLLER_PRESETS),
                    help="REINFORCE controller defaults: " + "; ".join(
@@ -450,12 +466,14 @@ def _print_best(summary: dict) -> None:
 
 # -- export ------------------------------------------------------------------
 def _add_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="write a trained or named model as TorchScript or ONNX, checked against PyTorch")
+    p = sub.add_parser("export", help="write a trained or named model as a torch.export program (.pt2) or ONNX, "
+                       "checked against PyTorch")
     p.add_argument("source", help="sweep/search directory, train run directory, or model (zoo name, spec JSON)")
     p.add_argument("--trial", type=int, help="trial K of a sweep/search directory")
     p.add_argument("--best", action="store_true", help="the best trial (highest reward; lowest error for sweeps)")
-    p.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"],
-                   help="TorchScript (torch.jit) or ONNX (default torchscript)")
+    p.add_argument("--format", default="pt2", metavar="{pt2,onnx}",
+                   help="pt2: torch.export program (torch.export.load reads it); onnx: the dynamo ONNX exporter "
+                   "(needs netspace[onnx]) (default pt2; TorchScript is gone: torch.jit is deprecated in torch 2.13)")
     p.add_argument("--out", required=True, metavar="FILE", help="file to write (required)")
     p.set_defaults(func=_cmd_export)
 

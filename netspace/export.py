@@ -1,6 +1,6 @@
-"""Export a trained (or named) network to TorchScript or ONNX, checked against PyTorch.
+"""Export a trained (or named) network as a ``torch.export`` program or ONNX, checked against PyTorch.
 
-``export_model(source, out, format="torchscript")``: ``source`` is a sweep or
+``export_model(source, out, format="pt2")``: ``source`` is a sweep or
 search directory (pick ``trial=K`` or ``best=True``: the highest reward of a
 search, the lowest error of a sweep), a ``netspace train`` run directory, or
 a model (zoo name, RegNet parameters or a spec JSON file; untrained weights).
@@ -8,15 +8,23 @@ The written file is loaded back and run on seeded random inputs of two batch
 sizes; its outputs must match the PyTorch module's, or the export is refused
 and nothing is left at ``out``.
 
-ONNX needs the ``onnx`` package (``pip install 'netspace[onnx]'``); the check
-runs the file with ``onnxruntime`` when that is installed too.
+- ``pt2``: ``torch.export.export`` with a dynamic batch dimension, written by
+  ``torch.export.save`` and checked by running ``torch.export.load(out).module()``.
+- ``onnx``: the current exporter, ``torch.onnx.export(..., dynamo=True)``
+  (it captures the graph with ``torch.export``), input ``image`` and output
+  ``logits`` with a dynamic batch dimension; it needs ``onnx`` and
+  ``onnxscript`` (``pip install 'netspace[onnx]'``), and the check runs the
+  file with ``onnxruntime`` when that is installed too.
+
+TorchScript (``torch.jit.trace``) and the TorchScript-based ONNX exporter
+(``dynamo=False``) are not offered: both are deprecated in torch 2.13, and
+``torch.export`` is their replacement. No warning is silenced here.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +34,10 @@ from torch import nn
 
 from netspace.errors import NetspaceError
 
-FORMATS = ("torchscript", "onnx")
+FORMATS = ("pt2", "onnx")
+GONE = {"torchscript": "TorchScript export is gone (torch.jit is deprecated in torch 2.13); use --format pt2 "
+                       "(torch.export, loaded with torch.export.load) or onnx"}
+EXAMPLE_BATCH = 3  # the traced example; batch 1 (the other checked size) would be specialized by torch.export
 ATOL, RTOL = 1e-4, 1e-3
 
 
@@ -138,27 +149,30 @@ def _check(reference: list[torch.Tensor], outputs: list[Any], what: str) -> floa
     return worst
 
 
-def export_model(source: str | os.PathLike, out: str | os.PathLike, *, format: str = "torchscript",
+def export_model(source: str | os.PathLike, out: str | os.PathLike, *, format: str = "pt2",
                  trial: int | None = None, best: bool = False, seed: int = 0) -> ExportResult:
-    """Write the model to ``out`` in ``format`` and check it reproduces PyTorch's outputs."""
+    """Write the model to ``out`` in ``format`` (pt2 or onnx) and check it reproduces PyTorch's outputs."""
+    if format in GONE:
+        raise ExportError(GONE[format])
     if format not in FORMATS:
-        raise ExportError(f"unknown format {format!r}; choose torchscript or onnx")
+        raise ExportError(f"unknown format {format!r}; choose pt2 or onnx")
     if format == "onnx":
         try:
             import onnx  # noqa: F401
-        except ImportError:
-            raise ExportError("ONNX export needs the onnx package: pip install 'netspace[onnx]' "
-                              "(or use --format torchscript)") from None
+            import onnxscript  # noqa: F401
+        except ImportError as e:
+            raise ExportError(f"ONNX export needs {e.name}: pip install 'netspace[onnx]' "
+                              "(or use --format pt2)") from None
     model, spec, trial, trained = load_model(source, trial=trial, best=best)
     xs = _inputs(spec, seed)
     with torch.no_grad():
         reference = [model(x) for x in xs]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(out.name + ".tmp" + out.suffix)  # the exporters pick the writer by the suffix
     try:
-        if format == "torchscript":
-            diff, checked = _torchscript(model, xs, reference, tmp), "torch.jit.load"
+        if format == "pt2":
+            diff, checked = _pt2(model, xs, reference, tmp), "torch.export.load"
         else:
             diff, checked = _onnx(model, xs, reference, tmp)
         os.replace(tmp, out)  # only a checked file reaches ``out``
@@ -168,24 +182,28 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, *, format: s
     return ExportResult(str(out), format, str(source), trial, diff, checked, trained)
 
 
-def _torchscript(model: nn.Module, xs: list[torch.Tensor], reference: list[torch.Tensor], tmp: Path) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(model, xs[0], check_trace=False)
-        torch.jit.save(traced, str(tmp))
-        loaded = torch.jit.load(str(tmp), map_location="cpu")
+def _example(x: torch.Tensor) -> tuple[tuple[torch.Tensor], tuple[dict[int, Any]]]:
+    """The traced example (``x``'s image shape, batch EXAMPLE_BATCH) and its dynamic batch dimension."""
+    example = torch.randn(EXAMPLE_BATCH, *x.shape[1:], generator=torch.Generator().manual_seed(1))
+    return (example,), ({0: torch.export.Dim("batch", min=1)},)
+
+
+def _pt2(model: nn.Module, xs: list[torch.Tensor], reference: list[torch.Tensor], tmp: Path) -> float:
+    example, dynamic = _example(xs[0])
+    program = torch.export.export(model, example, dynamic_shapes=dynamic)
+    torch.export.save(program, str(tmp))
+    loaded = torch.export.load(str(tmp)).module()
     with torch.no_grad():
-        return _check(reference, [loaded(x) for x in xs], "torchscript")
+        return _check(reference, [loaded(x) for x in xs], "pt2")
 
 
 def _onnx(model: nn.Module, xs: list[torch.Tensor], reference: list[torch.Tensor],
           tmp: Path) -> tuple[float | None, str]:
     import onnx
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (xs[0],), str(tmp), dynamo=False, input_names=["image"], output_names=["logits"],
-                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
+    example, dynamic = _example(xs[0])
+    torch.onnx.export(model, example, str(tmp), dynamo=True, input_names=["image"], output_names=["logits"],
+                      dynamic_shapes=dynamic, verbose=False)
     onnx.checker.check_model(onnx.load(str(tmp)))
     try:
         import onnxruntime

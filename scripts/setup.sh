@@ -13,7 +13,7 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+
   echo "setup: installing torch==$TORCH_VERSION" >&2
   .venv/bin/pip install -q --disable-pip-version-check "torch==$TORCH_VERSION" 2>&1 | grep -v '^WARNING: Location' >&2 || true
 fi
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test,ray,onnx,parquet]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test,ray,onnx,parquet,optuna]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
 .venv/bin/python -c "import netspace, torch" || { echo "setup: the project did not install" >&2; exit 1; }
 # pycls, the reference the weight conversion is tested against (tests/test_interop.py). Its declared
 # dependencies (opencv-python, simplejson) serve its data loading and logging only; building its models

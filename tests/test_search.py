@@ -390,22 +390,24 @@ def test_sigkill_search_then_resume_continues_the_controller(tmp_path):
 
 
 # -- export -----------------------------------------------------------------------
-def test_export_torchscript_round_trip_of_the_best_trial(searched, tmp_path):
+def test_export_pt2_round_trip_of_the_best_trial(searched, tmp_path):
     from netspace.export import load_model
 
     out, summary = searched
-    path = tmp_path / "best.pt"
-    proc = subprocess.run([sys.executable, "-m", "netspace.cli", "export", str(out), "--best", "--format",
-                           "torchscript", "--out", str(path)], capture_output=True, text=True)
+    path = tmp_path / "best.pt2"
+    proc = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-m", "netspace.cli", "export",
+                           str(out), "--best", "--format", "pt2", "--out", str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert f"trial {summary['best']['trial']} of" in proc.stdout and "outputs match PyTorch" in proc.stdout
+    assert "torch.export.load" in proc.stdout
     model, spec, trial, trained = load_model(out, best=True)
     assert trial == summary["best"]["trial"] and trained
-    scripted = torch.jit.load(str(path))
-    x = torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(7))
-    with torch.no_grad():
-        ref, got = model(x), scripted(x)
-    assert ref.shape == (5, 10) and torch.allclose(ref, got, atol=1e-5)
+    program = torch.export.load(str(path)).module()
+    for n in (1, 5):  # the batch dimension is dynamic
+        x = torch.randn(n, 1, 28, 28, generator=torch.Generator().manual_seed(7))
+        with torch.no_grad():
+            ref, got = model(x), program(x)
+        assert ref.shape == (n, 10) and torch.allclose(ref, got, atol=1e-5)
     # the trained weights are the checkpoint's, not a fresh init
     state = torch.load(out / "trials" / f"{trial:04d}" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
@@ -439,6 +441,8 @@ def test_export_errors(searched, tmp_path):
         export_model(out, tmp_path / "x.pt", trial=1, best=True)
     with pytest.raises(ExportError, match="unknown format 'tflite'"):
         export_model(out, tmp_path / "x.pt", format="tflite")
+    with pytest.raises(ExportError, match="TorchScript export is gone .*deprecated in torch 2.13.*--format pt2"):
+        export_model(out, tmp_path / "x.pt", format="torchscript", trial=1)
     with pytest.raises(NetspaceError, match="not in the zoo|unknown model|no such"):
         export_model("NoSuchNet-9GF", tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
@@ -447,13 +451,33 @@ def test_export_errors(searched, tmp_path):
     assert proc.returncode == 2 and "has no trial 99" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_export_zoo_model_torchscript(tmp_path):
+@pytest.mark.slow
+def test_export_zoo_model_pt2_and_onnx_without_deprecation_warnings(tmp_path):
+    import warnings
+
     from netspace.export import export_model
 
-    r = export_model("ResNet-20", tmp_path / "rx.pt")
-    assert not r.trained and r.max_abs_diff is not None and r.max_abs_diff < 1e-4
-    m = torch.jit.load(str(tmp_path / "rx.pt"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = export_model("ResNet-20", tmp_path / "rx.pt2")
+        ran_onnx = False
+        try:
+            import onnxscript  # noqa: F401
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            o = export_model("ResNet-20", tmp_path / "rx.onnx", format="onnx")
+            assert o.checked_with == "onnxruntime" and o.max_abs_diff < 1e-4
+            ran_onnx = True
+    deprecated = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    ours = [w for w in caught if "netspace" in w.filename or "torch/jit" in w.filename]
+    assert not deprecated and not ours, [f"{w.category.__name__}: {w.message} ({w.filename})"
+                                         for w in deprecated + ours]
+    assert not r.trained and r.checked_with == "torch.export.load" and r.max_abs_diff < 1e-4
+    m = torch.export.load(str(tmp_path / "rx.pt2")).module()
     assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert ran_onnx or not (tmp_path / "rx.onnx").exists()
 
 
 @needs_fmnist

@@ -29,7 +29,7 @@ def test_every_block_kind_names_a_module_that_exists():
 
 
 def test_registries_list_their_variants_in_order():
-    assert list(STRATEGIES) == ["random", "reinforce", "evolution"]
+    assert list(STRATEGIES) == ["random", "reinforce", "evolution", "optuna-tpe", "optuna-nsga2"]
     assert list(DATASETS) == ["fashion-mnist", "cifar10", "imagefolder", "synthetic"]
     assert list(SPEC_KINDS) == ["nasnet"]
     assert list(SPACES)[:8] == ["AnyNetX_A", "AnyNetX_B", "AnyNetX_C", "AnyNetX_D", "AnyNetX_E", "RegNet",

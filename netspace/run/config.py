@@ -131,7 +131,8 @@ class SearchConfig:
             from netspace.spaces.window import parse_count
 
             object.__setattr__(self, "target_flops", parse_count(self.target_flops, what="--target-flops"))
-        latency = self.latency or ("measure" if self.reward == "mnas" else "none")
+        two_objectives = self.strategy == "optuna-nsga2"
+        latency = self.latency or ("measure" if self.reward == "mnas" else "flops" if two_objectives else "none")
         object.__setattr__(self, "latency", latency)
         need(latency in LATENCY_MODES, f"--latency must be one of {', '.join(LATENCY_MODES)}, got {latency!r}")
         for name in ("target_latency", "target_flops"):
@@ -152,10 +153,17 @@ class SearchConfig:
                  "a latency or flops target applies only to --reward mnas")
         need(self.latency_threads is None or (_is_int(self.latency_threads) and self.latency_threads >= 1),
              f"--latency-threads must be an integer >= 1, got {self.latency_threads!r}")
+        if two_objectives:
+            need(self.reward == "accuracy", "optuna-nsga2 trades error against the cost itself; use --reward "
+                 "accuracy (the mnas reward folds both into one number: use it with optuna-tpe)")
+            need(latency != "none", "optuna-nsga2 needs a cost: --latency flops (the default) or measure")
         self.reward_fn()  # validates reward and constraint
-        from netspace.search import make_strategy
+        from netspace.search import Strategy, make_strategy
 
-        make_strategy(self.strategy, [("x", (0, 1))], seed=0, **self.strategy_options())  # validates options
+        if issubclass(STRATEGIES[self.strategy], Strategy):
+            make_strategy(self.strategy, [("x", (0, 1))], seed=0, **self.strategy_options())  # validates options
+        else:
+            STRATEGIES[self.strategy].check_options(**self.strategy_options())
 
     @property
     def seed(self) -> int:
@@ -171,6 +179,8 @@ class SearchConfig:
                     "baseline_decay": self.baseline_decay, "hidden": self.hidden, "preset": self.controller}
         if self.strategy == "evolution":
             return {"population": self.population, "sample_size": self.sample_size}
+        if self.strategy.startswith("optuna-"):
+            return {"population": self.population, "cost": "latency_ms" if self.latency == "measure" else "flops"}
         return {}
 
     def to_dict(self) -> dict[str, Any]:

@@ -153,9 +153,11 @@ class Run:
             return
         rows = self.store.search_rows()
         told = False
+        trials = None
         while self.proposer.told in rows and rows[self.proposer.told]["reward"] is not None:
-            row = rows[self.proposer.told]
-            self.proposer.tell(row["tokens"], row["reward"])
+            trials = trials or {t.trial: t for t in self.store.trials()}
+            i = self.proposer.told
+            self.proposer.tell(rows[i]["tokens"], rows[i]["reward"], measured(trials[i], rows[i]))
             told = True
         if told and self.proposer.learns:
             self.store.put_settings(self._state())
@@ -180,14 +182,22 @@ class Run:
         reward = self.reward(result, rows[trial]["latency_ms"],
                              {"flops": t.flops, "params": t.num_params, "acts": t.acts})
         # Trials finished without training (a reused architecture) may sit between trained ones.
-        for i, r in rows.items():
-            if i >= self.proposer.told and r["reward"] is not None:
-                self._ready.setdefault(i, (r["tokens"], r["reward"]))
-        self._ready[trial] = (rows[trial]["tokens"], reward)
+        waiting = [i for i, r in rows.items() if i >= self.proposer.told and r["reward"] is not None
+                   and i not in self._ready]
+        if waiting:
+            trials = {x.trial: x for x in self.store.trials()}
+            for i in waiting:
+                self._ready[i] = (rows[i]["tokens"], rows[i]["reward"], measured(trials[i], rows[i]))
+        self._ready[trial] = (rows[trial]["tokens"], reward, measured(t, rows[trial]))
         while self.proposer.told in self._ready:
             self.proposer.tell(*self._ready.pop(self.proposer.told))
         self.store.record_result(trial, result, metrics, reward=reward, settings=self._state())
         return reward
+
+
+def measured(trial: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """What a proposer may trade error against: a trial's exact complexity and its measured latency (or None)."""
+    return {"flops": trial.flops, "params": trial.num_params, "acts": trial.acts, "latency_ms": row["latency_ms"]}
 
 
 def reward_of(reward_fn, latency_mode: str) -> Callable[[dict[str, Any], float | None, dict[str, int]], float]:

@@ -41,11 +41,19 @@ def trial_rows(directory: Input, label: str | None = None) -> list[dict[str, Any
                           latency=latency.get(t.trial)) for t in trials]
 
 
-def export_rows(directory: Input) -> list[dict[str, Any]]:
+def export_rows(directory: Input | Iterable[Input]) -> list[dict[str, Any]]:
     """The rows of :func:`trial_rows` for a flat file: lists as one JSON cell each, without ``spec``
-    (``netspace export DIR --trial N`` writes a trial's model)."""
+    (``netspace export DIR --trial N`` writes a trial's model).
+
+    Several directories (``DIR``, ``LABEL=DIR``; a study directory stands for its sweeps) give their rows one
+    after another, each labelled in the ``sweep`` column (:func:`sweep_labels`)."""
+    if isinstance(directory, (str, os.PathLike)) and Path(directory, STORE_NAME).exists():
+        rows = trial_rows(directory)
+    else:
+        items = [directory] if isinstance(directory, (str, os.PathLike)) else list(directory)
+        rows = [r for label, path in sweep_labels(sweep_dirs(items)).items() for r in trial_rows(path, label)]
     return [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items() if k != "spec"}
-            for row in trial_rows(directory)]
+            for row in rows]
 
 
 EXPORT_FORMATS = ("csv", "json", "parquet")
@@ -75,6 +83,21 @@ def export_table(rows: list[dict[str, Any]], fmt: str = "csv", out: Input | None
     except ImportError:
         raise NetspaceError("sweep export: parquet needs pyarrow (pip install pyarrow); or use --format csv") from None
     return None
+
+
+def sweep_dirs(inputs: Iterable[Input]) -> list[Input]:
+    """The inputs with every study directory (no store, sweeps below it) replaced by its sweeps."""
+    out: list[Input] = []
+    for item in inputs:
+        text = os.fspath(item)
+        path = Path(text.partition("=")[2] if "=" in text and not os.path.isdir(text) else text)
+        if path.is_dir() and not (path / STORE_NAME).exists():
+            below = sorted(p for p in path.iterdir() if (p / STORE_NAME).exists())
+            if below:
+                out += below
+                continue
+        out.append(item)
+    return out
 
 
 def _split_label(item: Input | tuple[str, Input]) -> tuple[str | None, Path]:

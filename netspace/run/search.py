@@ -11,7 +11,9 @@ says how rounds, rewards and resuming work. ``random`` proposes with the
 space's own sampler inside the complexity window, the same draws as a sweep
 of that space and seed (:class:`netspace.search.propose.SpaceSampler`);
 ``reinforce`` and ``evolution`` propose tokens and never train a candidate
-outside the window (:class:`netspace.search.propose.TokenProposer`).
+outside the window (:class:`netspace.search.propose.TokenProposer`);
+``optuna-tpe`` and ``optuna-nsga2`` are Optuna's samplers asking from the
+space's decisions (:mod:`netspace.search.optuna_search`).
 
 Latency (mnas reward) is measured here, in the driver, not in the workers:
 between rounds no trial is training, so the timing of a batch-1 forward pass
@@ -41,8 +43,8 @@ from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
 from netspace.run.store import Store
 from netspace.run.sweep import open_checked, space_of, sweep_status
-from netspace.search import SearchError, make_strategy
-from netspace.search.propose import SpaceSampler, TokenProposer
+from netspace.search import STRATEGIES, SearchError, make_strategy
+from netspace.search.propose import Proposer, SpaceSampler, TokenProposer
 
 
 def space_for(config: SearchConfig):
@@ -55,11 +57,17 @@ def space_for(config: SearchConfig):
     return space
 
 
-def proposer_for(config: SearchConfig, space: Any):
+def proposer_for(config: SearchConfig, space: Any) -> Proposer:
+    """The search's proposer: the space's sampler (random), a Proposer strategy (Optuna's samplers), or a token
+    strategy kept inside the space and the window."""
+    window = config.window.to_dict()
     if config.strategy == "random":
-        return SpaceSampler(space, seed=config.seed, window=config.window.to_dict())
+        return SpaceSampler(space, seed=config.seed, window=window)
+    cls = STRATEGIES[config.strategy]
+    if issubclass(cls, Proposer):
+        return cls(space, seed=config.seed, window=window, **config.strategy_options())
     strategy = make_strategy(config.strategy, space, seed=config.seed, **config.strategy_options())
-    return TokenProposer(space, strategy, window=config.window.to_dict())
+    return TokenProposer(space, strategy, window=window)
 
 
 def _latency_measurer(config: SearchConfig, store: Store) -> Callable[[Any, str], float]:

@@ -13,8 +13,12 @@ search asks what the uninterrupted one would have asked.
   by policy gradient with a moving-average baseline and an entropy bonus
   (NAS with RL; MnasNet).
 - ``RegularizedEvolution``: aging evolution (Real et al. 2019).
+- ``OptunaTPE``, ``OptunaNSGA2``: Optuna's TPE and NSGA-II samplers, as
+  proposers over the space (``netspace.search.optuna_search``; Optuna is
+  the optional extra ``netspace[optuna]`` and is imported only when used).
 
-A new strategy is a module here with a ``Strategy`` subclass and one
+A new strategy is a module here with a ``Strategy`` subclass (or a
+``Proposer`` subclass, for one that asks from the space itself) and one
 ``STRATEGIES.register`` line below.
 
 Rewards: ``accuracy_reward`` and MnasNet's ``mnas_reward``
@@ -22,6 +26,7 @@ Rewards: ``accuracy_reward`` and MnasNet's ``mnas_reward``
 """
 
 from netspace.search.evolution import RegularizedEvolution
+from netspace.search.optuna_search import OptunaNSGA2, OptunaProposer, OptunaTPE
 from netspace.search.random_search import RandomSearch
 from netspace.search.reinforce import Controller, Reinforce
 from netspace.search.reward import CONSTRAINTS, REWARDS, Reward, accuracy_reward, mnas_reward
@@ -30,8 +35,11 @@ from netspace.search.strategy import STRATEGIES, SearchError, Strategy, as_decis
 STRATEGIES.register(RandomSearch.kind, RandomSearch)
 STRATEGIES.register(Reinforce.kind, Reinforce)
 STRATEGIES.register(RegularizedEvolution.kind, RegularizedEvolution)
+STRATEGIES.register(OptunaTPE.kind, OptunaTPE)
+STRATEGIES.register(OptunaNSGA2.kind, OptunaNSGA2)
 
 __all__ = [
-    "CONSTRAINTS", "REWARDS", "STRATEGIES", "Controller", "RandomSearch", "RegularizedEvolution", "Reinforce",
+    "CONSTRAINTS", "REWARDS", "STRATEGIES", "Controller", "OptunaNSGA2", "OptunaProposer", "OptunaTPE",
+    "RandomSearch", "RegularizedEvolution", "Reinforce",
     "Reward", "SearchError", "Strategy", "accuracy_reward", "as_decisions", "make_strategy", "mnas_reward",
 ]

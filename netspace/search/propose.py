@@ -3,8 +3,10 @@
 The driver (``netspace.run.driver``) knows one interface, :class:`Proposer`:
 ``ask(n)`` returns ``n`` :class:`Candidate` s (design parameters, the spec
 they name, its complexity and, for token strategies, the token indices),
-``tell(reward)`` is called once per asked candidate, in the order asked, and
-``state_dict``/``load_state_dict`` make it resumable. Two kinds:
+``tell(tokens, reward, measured)`` is called once per asked candidate, in the
+order asked (``measured``: the trial's complexity and measured latency, for
+proposers that trade error against a cost), and
+``state_dict``/``load_state_dict`` make it resumable. Three kinds:
 
 - :class:`SpaceSampler`: the space's own seeded sampler inside the window
   (``space.sample``), the same draws as a sweep of that space with that seed:
@@ -20,6 +22,9 @@ they name, its complexity and, for token strategies, the token indices),
   is asked again (a member that cannot be trained has no place in its
   population). At most ``MAX_REJECTED`` candidates in a row may be rejected;
   then the window is reported as too narrow for the strategy.
+- :class:`~netspace.search.optuna_search.OptunaProposer`: an Optuna sampler
+  (TPE, NSGA-II) asking from the space's decisions; a candidate outside the
+  space or the window is told to Optuna as infeasible and asked again.
 """
 
 from __future__ import annotations
@@ -44,10 +49,38 @@ class Candidate(Sample):
     tokens: list[int] | None = None
 
 
-def _windows(window: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Rejected:
+    """Why a proposed candidate is not trained; ``complexity`` where the tokens name a member of the space."""
+
+    reason: str
+    complexity: dict[str, int] | None = None
+
+
+def windows_of(window: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's complexity window as :class:`~netspace.spaces.window.Window` s by metric."""
     from netspace.spaces import as_window
 
     return {m: as_window(window.get(m), m) for m in METRICS if window.get(m) is not None}
+
+
+def check_candidate(space: Any, windows: Mapping[str, Any], tokens: list[int]) -> Candidate | Rejected:
+    """The candidate these token indices name, or why it is not a member of the space or lies outside the window."""
+    try:
+        params = space.params_from_tokens(tokens)
+        spec = space.to_spec(params)
+        cx = complexity(spec)
+    except NetspaceError as e:
+        return Rejected(f"not a member of the space: {e}")
+    outside = [f"{m} {cx[m]:,} outside {w}" for m, w in windows.items() if not w.contains(cx[m])]
+    return Rejected("; ".join(outside), cx) if outside else Candidate(params, spec, cx, list(tokens))
+
+
+def too_narrow(kind: str, in_a_row: int, windows: Mapping[str, Any], last: str) -> SearchError:
+    """The error of a strategy whose last ``in_a_row`` candidates were all rejected."""
+    where = ", ".join(f"{m} {w}" for m, w in windows.items()) or "the space"
+    return SearchError(f"{kind}: {in_a_row} candidates in a row fell outside {where} (last: {last}); widen the "
+                       "window or use --strategy random, which samples inside it")
 
 
 class Proposer(ABC):
@@ -63,7 +96,9 @@ class Proposer(ABC):
     def ask(self, n: int) -> list[Candidate]:
         """The next ``n`` candidates."""
 
-    def tell(self, candidate_tokens: list[int] | None, reward: float) -> None:
+    def tell(self, candidate_tokens: list[int] | None, reward: float,
+             measured: Mapping[str, Any] | None = None) -> None:
+        """The reward of the next candidate told; ``measured``: its flops, params, acts and latency_ms."""
         self.told += 1
 
     def state_dict(self) -> dict[str, Any]:
@@ -105,23 +140,13 @@ class TokenProposer(Proposer):
     def __init__(self, space: Any, strategy: Strategy, *, window: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.space, self.strategy = space, strategy
-        self.windows = _windows(window or {})
+        self.windows = windows_of(window or {})
         self.tell_rejected = strategy.kind == "reinforce"
         self.rejected = 0
 
     @property
     def kind(self) -> str:
         return self.strategy.kind
-
-    def _member(self, tokens: list[int]) -> Candidate | str:
-        try:
-            params = self.space.params_from_tokens(tokens)
-            spec = self.space.to_spec(params)
-            cx = complexity(spec)
-        except NetspaceError as e:
-            return f"not a member of the space: {e}"
-        outside = [f"{m} {cx[m]:,} outside {w}" for m, w in self.windows.items() if not w.contains(cx[m])]
-        return "; ".join(outside) if outside else Candidate(params, spec, cx, list(tokens))
 
     def ask(self, n: int) -> list[Candidate]:
         # Asked in one call for what is still missing, so that without rejections the strategy
@@ -130,24 +155,21 @@ class TokenProposer(Proposer):
         in_a_row, last = 0, ""
         while len(out) < n:
             for tokens in self.strategy.ask(n - len(out)):
-                found = self._member(tokens)
+                found = check_candidate(self.space, self.windows, tokens)
                 if isinstance(found, Candidate):
                     out.append(found)
                     in_a_row = 0
                     continue
                 self.rejected += 1
-                in_a_row, last = in_a_row + 1, found
+                in_a_row, last = in_a_row + 1, found.reason
                 if self.tell_rejected:
                     self.strategy.tell(tokens, 0.0)
             if in_a_row >= MAX_REJECTED:
-                where = ", ".join(f"{m} {w}" for m, w in self.windows.items()) or "the space"
-                raise SearchError(f"{self.strategy.kind}: {in_a_row} candidates in a row fell outside {where} "
-                                  f"(last: {last}); widen the window or use --strategy random, which samples "
-                                  "inside it")
+                raise too_narrow(self.strategy.kind, in_a_row, self.windows, last)
         self.asked += len(out)
         return out
 
-    def tell(self, tokens: list[int] | None, reward: float) -> None:
+    def tell(self, tokens: list[int] | None, reward: float, measured: Mapping[str, Any] | None = None) -> None:
         self.strategy.tell(tokens, reward)
         self.told += 1
 

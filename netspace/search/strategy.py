@@ -127,10 +127,16 @@ def rng_from_state(state: dict[str, Any]) -> np.random.Generator:
     return rng
 
 
-# Strategies by ``Strategy.kind``, registered in ``netspace/search/__init__.py``.
-STRATEGIES: Registry[type[Strategy]] = Registry("strategy", SearchError)
+# Strategies by ``kind``, registered in ``netspace/search/__init__.py``: token strategies (``Strategy``
+# subclasses, which a TokenProposer keeps inside the space and the window) and proposers that ask from the
+# space themselves (``netspace.search.propose.Proposer`` subclasses: the Optuna samplers).
+STRATEGIES: Registry[type] = Registry("strategy", SearchError)
 
 
 def make_strategy(kind: str, decisions: Any, *, seed: int = 0, **options: Any) -> Strategy:
-    """A strategy by name (one of :data:`STRATEGIES`: random, reinforce, evolution), with its own options."""
-    return STRATEGIES[kind](decisions, seed=seed, **options)
+    """A token strategy by name (random, reinforce, evolution), with its own options."""
+    cls = STRATEGIES[kind]
+    if not issubclass(cls, Strategy):
+        raise SearchError(f"{kind} proposes from a design space, not from tokens; make it with "
+                          f"netspace.search.{cls.__name__}(space, seed=..., window=...)")
+    return cls(decisions, seed=seed, **options)
