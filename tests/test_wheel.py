@@ -1,6 +1,8 @@
 """The package as installed from a wheel: built from this tree (sdist, then the wheel from the
 unpacked sdist, as ``python -m build`` does), installed non-editable into a fresh virtualenv, it
-imports from there, carries the kernel sources, and compiles kernels that match PyTorch.
+imports from there, carries the kernel sources, and loads kernels that match PyTorch: the build of
+this checkout's identical sources, shared through the extension cache, not a second compile (a fresh
+compile is what setup does, and what the first test of a machine without a build does).
 
 The fresh venv borrows torch and the other dependencies from this interpreter's site-packages
 through a ``.pth`` file of plain path lines (a path listed there is added to ``sys.path`` but its
@@ -112,8 +114,16 @@ def test_wheel_installs_and_its_kernels_build(tmp_path):
     except ImportError:
         pass
 
+    # This checkout's build, in the shared extension cache (setup builds it; built here otherwise).
+    from torch.utils.cpp_extension import _get_build_directory
+
+    assert fused.kernel() is not None
+    build_dir = Path(_get_build_directory(fused.build_name(), verbose=False))
+    (library,) = build_dir.glob(f"{fused.build_name()}*.so")
+    built = library.stat().st_mtime_ns
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(TORCH_EXTENSIONS_DIR=str(tmp_path / "torch_extensions"), NETSPACE_FUSED="1")
+    env.update(NETSPACE_FUSED="1")
     # -I: no PYTHONPATH, no user site, no cwd on sys.path; and cwd is not the source tree
     out = json.loads(_run([python, "-I", "-c", CHECK], 900, cwd=tmp_path, env=env).stdout.splitlines()[-1])
 
@@ -127,11 +137,15 @@ def test_wheel_installs_and_its_kernels_build(tmp_path):
     for name in out["kernel_files"]:
         assert (kernels / name).read_bytes() == (fused.KERNELS / name).read_bytes(), name
     assert out["build_name"] == fused.build_name()  # the same sources, flags, CPU and versions
-    # compiled here, from the installed sources, into the fresh extension directory
-    build_dir = tmp_path / "torch_extensions" / out["build_name"]
+    # The install shares this checkout's build: the build compiles copies of the sources kept in its
+    # own directory, the same bytes as the installed ones, so nothing was compiled again.
     assert Path(out["ext_file"]).resolve().is_relative_to(build_dir.resolve()), out["ext_file"]
     ninja_file = (build_dir / "build.ninja").read_text()
-    assert str(kernels) in ninja_file and str(fused.KERNELS) not in ninja_file
+    assert str(build_dir / "sources") in ninja_file
+    assert str(kernels) not in ninja_file and str(fused.KERNELS) not in ninja_file
+    for name in out["kernel_files"]:
+        assert (build_dir / "sources" / name).read_bytes() == (kernels / name).read_bytes(), name
+    assert library.stat().st_mtime_ns == built, "the installed copy compiled the kernels again
     assert out["usable"] == [True, True]
     for op in ("bn", "grouped"):
         for diff, scale in out[op]:  # output, then each input's gradient

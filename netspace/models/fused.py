@@ -3,7 +3,9 @@
 The sources in ``kernels/`` are compiled once per machine with the C++
 compiler that ``torch.utils.cpp_extension`` finds (and ninja) into torch's
 extension cache (``TORCH_EXTENSIONS_DIR``, by default
-``~/.cache/torch_extensions``); later processes load the cached build. Where
+``~/.cache/torch_extensions``), from a copy of the sources kept in the build's
+directory, so that every install on the machine (a checkout, a wheel) shares
+one build; later processes load the cached build. Where
 they cannot be built, :func:`kernel` returns None after one warning and the
 layers (``BatchNormAct2d``, ``DepthwiseConv``) run PyTorch's ops, which give
 the same numbers more slowly. ``NETSPACE_FUSED=0`` turns them off.
@@ -87,6 +89,26 @@ def _build_lock(build_dir: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _staged_sources(build_dir: Path) -> list[Path]:
+    """The kernel sources, copied into the build directory, for the build to compile from there.
+
+    The build's commands then name the same files wherever netspace is installed (a checkout, a
+    wheel in a virtualenv), so every install of these sources on this machine shares one build
+    instead of compiling again. A copy is rewritten only when its content differs, so its mtime
+    stays that of the build it belongs to. Headers are staged beside the sources they include.
+    """
+    staged = build_dir / "sources"
+    staged.mkdir(parents=True, exist_ok=True)
+    for src in sorted(KERNELS.glob("*.[ch]*")):
+        dst = staged / src.name
+        data = src.read_bytes()
+        if not dst.is_file() or dst.read_bytes() != data:
+            tmp = dst.with_name(dst.name + ".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(dst)
+    return [staged / p.name for p in SOURCES]
+
+
 def _ninja_on_path() -> None:
     """torch runs ``ninja`` from PATH; the ``ninja`` package (a dependency) puts it in its environment's
     scripts directory, which is not on PATH when that environment's python runs unactivated."""
@@ -109,9 +131,10 @@ def kernel() -> ModuleType | None:
 
         _ninja_on_path()
         name = _build_name()
-        with _build_lock(Path(_get_build_directory(name, verbose=False))):
+        build_dir = Path(_get_build_directory(name, verbose=False))
+        with _build_lock(build_dir):
             # copies: load() appends torch's libraries to the list it is given, which would change _build_name()
-            return load(name=name, sources=[str(p) for p in SOURCES], extra_cflags=list(CFLAGS),
+            return load(name=name, sources=[str(p) for p in _staged_sources(build_dir)], extra_cflags=list(CFLAGS),
                         extra_ldflags=list(LDFLAGS), verbose=False)
     except Exception as exc:  # no compiler, no ninja, a failed build: the fallback is exact, only slower
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
