@@ -168,6 +168,7 @@ def test_report_renders_in_chromium(report):
         shutil.copy(shot, os.environ["NETSPACE_DOCS_SCREENSHOT"])
 
 
+@pytest.mark.slow
 def test_one_plot_per_design_parameter_with_only_its_sweeps(study_report):
     _, path = study_report
     folder = os.path.join(os.path.dirname(path), "analysis_plots")
@@ -217,9 +218,11 @@ def test_plots_label_axes_in_words_and_draw_discrete_parameters_on_log2_axes():
     top = df[df["status"] == "done"].head(3)
     fig, _ = figures.curves_plot(top)
     assert all(line.get_marker() == "o" for line in fig.axes[0].get_lines())
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels() if 0.5 < t.get_position()[0] < 2.5] == ["1", "2"]
     plt.close(fig)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs headless Chromium at /usr/bin/chromium "
                     "(Debian: apt-get install chromium)")
 def test_no_figure_is_wider_than_the_page(study_report):

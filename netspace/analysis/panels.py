@@ -73,7 +73,9 @@ def parameter_panels(groups: dict[str, pd.DataFrame], columns: list[str]) -> lis
             else:
                 stages.setdefault(param, []).append(col)
         for param, cols in stages.items():
-            if len(cols) > 1 and _shared(part, cols):
+            # shared or not is the sweep's own property: judged on all its stages, listed or not
+            every = [c for c in part.columns if parameter_of(c)[0] == param and parameter_of(c)[1] is not None]
+            if len(every) > 1 and _shared(part, every):
                 if _varies(part, cols[0]) and name not in found.get(param, {}):
                     found.setdefault(param, {})[name] = cols[0]
                 continue

@@ -156,7 +156,9 @@ def curves_plot(top: pd.DataFrame, split: str | None = "test"):
         ax.plot(np.arange(1, c.size + 1), c, "-", color=color(i), lw=1.6, marker="o" if c.size <= 20 else None,
                 ms=5, label=f"{text(row['sweep'])} #{row['trial']} (final {row['error']:.2f}%)")
         rows += [{"sweep": row["sweep"], "trial": row["trial"], "epoch": j + 1, "error": e} for j, e in enumerate(c)]
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole; 1 or 2 of them still get a tick
+    longest = max([len(c) for c in top["curve"]] + [1])
+    ax.set_xlim(0.5, longest + 0.5)  # one or two epochs still get a readable axis
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{split} {ERROR_LABEL}" if split else ERROR_LABEL)
     ax.legend(fontsize=7)
