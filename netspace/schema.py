@@ -10,9 +10,10 @@ Each column has one *role*, told by its name (:func:`role`):
 id          which trial and how its run went: ``sweep``, ``trial``, ``space``,
             ``status``, ``eval_split``, ``message``
 design      a sampled design parameter, under the space's own name (``depth``,
-            ``w0``, ``wa``, ``wm``, ``group_width``, ...; a list parameter
-            ``depths`` becomes ``depths1..depthsK``). The only role analysis
-            plots error against by default.
+            ``w0``, ``wa``, ``wm``, ``group_width``, ...; a per-stage list
+            parameter ``depths`` becomes ``depth1..depthK``, one column per
+            stage under the singular name). The only role analysis plots
+            error against by default.
 structure   derived from the spec, not sampled: ``depth_s1..``, ``width_s1..``
             (per stage), ``block_widths``, ``spec``
 complexity  ``flops``, ``params``, ``acts``: exact, from the spec
@@ -30,6 +31,12 @@ sampled parameter whose name would fall in another role is refused, so a
 design parameter and a measurement never share a name. To add a column, add
 it to :data:`COLUMNS` (or give it a registered prefix) and set it in
 :func:`trial_row`.
+
+One name per design parameter (:data:`PARAMETERS`): the table below gives
+each its readable axis label (:func:`label`) and the axis it is drawn on
+(:func:`scale`); the names of earlier exports (``depths1``,
+``bottleneck_ratios2``) still read, as their canonical names
+(:func:`canonical`).
 
 Stdlib only: both ``netspace.run`` (which writes rows) and
 ``netspace.analysis`` (which must not import ``run``) use it.
@@ -100,12 +107,96 @@ COLUMNS: tuple[Column, ...] = (
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 # A name under one of these prefixes has that role, whatever follows.
 PREFIXES = {"latency_": "measured", "fit_": "fitted", "pred_": "fitted"}
-_STAGE = re.compile(r"(depth|width)_s\d+")  # structure: per-stage depth and width
+_STAGE = re.compile(r"(depth|width)_s(\d+)")  # structure: per-stage depth and width
 
 COMPLEXITY = tuple(c.name for c in COLUMNS if c.role == "complexity")
 # The RegNet fit of a model's block widths (analysis.regnet_fit), one column per RegNetFit field.
 FIT_COLUMNS = {"w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm", "d": "fit_depth", "e_fit": "fit_e",
                "linear_w0": "fit_linear_w0", "linear_wa": "fit_linear_wa"}
+
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A design parameter: its one column name, its words and symbol for axis labels, and its axis scales.
+
+    ``scale`` is the axis of the network-wide value, ``stage_scale`` that of a
+    per-stage value (``depth1``); "log2" for the parameters the spaces draw
+    from powers of two or log-uniformly (the RegNet paper's plots of b, g, w0
+    and wa are on log axes).
+    """
+
+    name: str
+    words: str
+    symbol: str = ""
+    scale: str = "linear"
+    stage_scale: str = "linear"
+
+    @property
+    def label(self) -> str:
+        return f"{self.words} {self.symbol}".strip()
+
+
+# In the order the report shows them: RegNet's parameters (paper sec. 3.3), then the per-stage ones of AnyNet.
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("depth", "depth", "d", "linear", "log2"),
+    Parameter("w0", "initial width", "w_0", "log2"),
+    Parameter("wa", "slope", "w_a", "log2"),
+    Parameter("wm", "width multiplier", "w_m"),
+    Parameter("width", "width", "w", "log2", "log2"),
+    Parameter("bottleneck_ratio", "bottleneck ratio", "b", "log2", "log2"),
+    Parameter("group_width", "group width", "g", "log2", "log2"),
+    Parameter("se_ratio", "SE ratio", "", "linear", "linear"),
+)
+PARAMETER: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
+_PER_STAGE = re.compile(r"([a-z_]+)(\d+)")  # depth3, bottleneck_ratio2 (and the old depths3)
+
+
+def stage_column(name: str, stage: int) -> str:
+    """The column of stage ``stage`` (from 1) of the per-stage parameter ``name``: ``depth3``."""
+    return f"{name}{stage}"
+
+
+def canonical(name: str) -> str:
+    """The column's current name: a per-stage column of an earlier export (``depths3``, ``group_widths1``)
+    becomes ``depth3``, ``group_width1``; every other name is returned unchanged."""
+    m = _PER_STAGE.fullmatch(name)
+    if m and m.group(1).endswith("s") and m.group(1)[:-1] in PARAMETER:
+        return stage_column(m.group(1)[:-1], int(m.group(2)))
+    return name
+
+
+def parameter_of(name: str) -> tuple[str, int | None]:
+    """(parameter, stage) of a design column: ``("depth", 3)`` for ``depth3`` (or ``depths3``), ``("wm", None)``
+    for ``wm``; a name the table does not know is its own parameter, network-wide."""
+    name = canonical(name)
+    if name in PARAMETER:
+        return name, None
+    m = _PER_STAGE.fullmatch(name)
+    if m and m.group(1) in PARAMETER:
+        return m.group(1), int(m.group(2))
+    return name, None
+
+
+def label(name: str) -> str:
+    """A readable axis label of a column: "bottleneck ratio b", "depth, stage 3", "width multiplier w_m";
+    a column the table does not know is labelled by its name."""
+    built = _STAGE.fullmatch(name)
+    if built:  # structure: the spec's value, which compatibility adjustment may have moved off the draw
+        return f"{built.group(1)}, stage {built.group(2)} (as built)"
+    param, stage = parameter_of(name)
+    if param not in PARAMETER:
+        return name
+    p = PARAMETER[param]
+    return p.label if stage is None else f"{p.words}, stage {stage}"
+
+
+def scale(name: str) -> str:
+    """The axis a design column is drawn on: "log2" or "linear" (:data:`PARAMETERS`)."""
+    param, stage = parameter_of(name)
+    if param not in PARAMETER:
+        return "linear"
+    return PARAMETER[param].scale if stage is None else PARAMETER[param].stage_scale
 
 
 class SchemaError(NetspaceError, ValueError):
@@ -150,14 +241,23 @@ def _epoch_error(m: Mapping[str, Any], split: str | None) -> Any:
     return None
 
 
-def _design(trial: int, params: Mapping[str, Any]) -> dict[str, Any]:
+def design_columns(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A params dict as design columns: a per-stage list ``depths`` as ``depth1..depthK`` (the singular of a
+    known parameter's plural), scalars by their names; nested dicts are left out. Keys sorted, as the store
+    keeps them, so every source of rows gets the same column order."""
     out: dict[str, Any] = {}
-    for k in sorted(params):  # the store keeps params with sorted keys: every source gets the same order
+    for k in sorted(params):
         v = params[k]
         if isinstance(v, (list, tuple)):
-            out.update({f"{k}{i}": x for i, x in enumerate(v, 1)})
+            base = k[:-1] if k.endswith("s") and k[:-1] in PARAMETER else k
+            out.update({stage_column(base, i): x for i, x in enumerate(v, 1)})
         elif not isinstance(v, dict):
             out[k] = v
+    return out
+
+
+def _design(trial: int, params: Mapping[str, Any]) -> dict[str, Any]:
+    out = design_columns(params)
     clash = [k for k in out if role(k) != "design"]
     if clash:
         raise SchemaError(f"trial {trial}: design parameter(s) {', '.join(clash)} have the name of a "

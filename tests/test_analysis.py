@@ -356,3 +356,28 @@ def test_readers_reject_unreadable_files(tmp_path, content, match):
             reader(path)
     with pytest.raises(NetspaceError, match="directory"):
         an.read_nds(tmp_path)
+
+
+def test_one_panel_per_design_parameter_with_the_sweeps_that_sample_it():
+    from netspace.analysis import panel_ranges, parameter_panels
+
+    df = demo_trials(n=10, seed=4, sweeps=("A", "B", "X"), spaces=("AnyNetX_A", "AnyNetX_B", "RegNetX"), epochs=2)
+    groups = an.finished_by_sweep(df, skip_empty=True)
+    panels = {p.key: p for p in parameter_panels(groups, an.parameter_columns(df))}
+    # AnyNetX_B's b is one per network (stored per stage, equal in every model): it joins RegNet's b panel;
+    # RegNetX fixes b = 1, so it is not in it; AnyNetX_A's free per-stage b has panels of its own
+    assert panels["bottleneck_ratio"].columns == {"B": "bottleneck_ratio1"}
+    assert [panels[f"bottleneck_ratio{i}"].columns for i in (1, 2)] == [{"A": "bottleneck_ratio1"},
+                                                                        {"A": "bottleneck_ratio2"}]
+    assert panels["depth1"].columns == {"A": "depth1", "B": "depth1"} and panels["wm"].columns == {"X": "wm"}
+    assert panels["group_width1"].columns == {"A": "group_width1", "B": "group_width1"}
+    assert not any(k.startswith(("depth_s", "width_s", "se_ratio")) for k in panels)  # built or fixed: no panel
+    keys = list(panels)
+    assert keys.index("wm") < keys.index("bottleneck_ratio") < keys.index("depth1") < keys.index("depth2")
+    assert panels["bottleneck_ratio1"].label == "bottleneck ratio, stage 1" and panels["depth"].scale == "linear"
+    ranges = panel_ranges(groups, list(panels.values()), samples=100)
+    b = ranges[ranges["parameter"] == "bottleneck_ratio"]
+    assert b["sweep"].tolist() == ["B"] and b["column"].tolist() == ["bottleneck_ratio1"]
+    assert set(b[["low", "median", "high"]].iloc[0]) <= {1.0, 2.0, 4.0}
+    direct = an.best_ranges(groups["B"], ["bottleneck_ratio1"], samples=100)
+    assert b["median"].iloc[0] == direct["median"].iloc[0]

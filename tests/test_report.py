@@ -39,6 +39,24 @@ var d=document.createElement('pre');d.id='__probe';d.textContent=JSON.stringify(
 document.body.appendChild(d);});})();</script>"""
 
 
+# Records the page's layout on load: every image's natural and displayed width, and how wide the page scrolls.
+LAYOUT = """<script>window.addEventListener('load',function(){var imgs=Array.prototype.map.call(document.images,
+function(i){return {alt:i.alt,natural:i.naturalWidth,shown:i.getBoundingClientRect().width,
+right:i.getBoundingClientRect().right};});var d=document.createElement('pre');d.id='__layout';
+d.textContent=JSON.stringify({images:imgs,scroll:document.documentElement.scrollWidth,inner:window.innerWidth});
+document.body.appendChild(d);});</script>"""
+STUDY_SPACES = ("AnyNetX_A", "AnyNetX_B", "AnyNetX_C", "AnyNetX_D", "AnyNetX_E", "RegNet")
+
+
+@pytest.fixture(scope="module")
+def study_report(tmp_path_factory):
+    """Sweeps of six spaces (as a study's), one epoch each: crowded parameter axes and one-point curves."""
+    df = demo_trials(n=10, seed=2, sweeps=STUDY_SPACES, spaces=STUDY_SPACES, epochs=1)
+    out = tmp_path_factory.mktemp("study_report") / "analysis.html"
+    metrics = ["bottleneck_ratio", "bottleneck_ratio1", "depth1", "wm"]
+    return df, write_report(df, out, metrics=metrics, samples=200)
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     df = demo_trials(n=40, seed=1)
@@ -148,6 +166,84 @@ def test_report_renders_in_chromium(report):
     assert pixels.std() > 0.05 and 0.02 < non_white < 0.9, (pixels.std(), non_white)
     if os.environ.get("NETSPACE_DOCS_SCREENSHOT"):  # refresh docs/report.png for the README
         shutil.copy(shot, os.environ["NETSPACE_DOCS_SCREENSHOT"])
+
+
+@pytest.mark.slow
+def test_one_plot_per_design_parameter_with_only_its_sweeps(study_report):
+    _, path = study_report
+    folder = os.path.join(os.path.dirname(path), "analysis_plots")
+    names = {os.path.splitext(f)[0] for f in os.listdir(folder) if f.startswith("error_vs_")}
+    # RegNet's b and the shared b of AnyNetX_B..E are one parameter; AnyNetX_A's per-stage b its own four
+    assert names == {"error_vs_complexity", "error_vs_wm", "error_vs_bottleneck_ratio", "error_vs_depth1",
+                     "error_vs_bottleneck_ratio1"}
+    b = pd.read_csv(os.path.join(folder, "error_vs_bottleneck_ratio.csv"))
+    assert set(b["sweep"]) == {"AnyNetX_B", "AnyNetX_C", "AnyNetX_D", "AnyNetX_E", "RegNet"}
+    assert set(b["value"]) <= {1.0, 2.0, 4.0}
+    assert set(pd.read_csv(os.path.join(folder, "error_vs_bottleneck_ratio1.csv"))["sweep"]) == {"AnyNetX_A"}
+    assert set(pd.read_csv(os.path.join(folder, "error_vs_wm.csv"))["sweep"]) == {"RegNet"}
+    text = open(path, encoding="utf-8").read()
+    for title in ("Error vs bottleneck ratio b", "Error vs bottleneck ratio, stage 1", "Error vs depth, stage 1",
+                  "Error vs width multiplier w_m"):
+        assert f'alt="{title}"' in text, title
+    trends = pd.read_csv(os.path.join(folder, "trends.csv"))
+    assert set(trends.loc[trends["parameter"] == "wm", "sweep"]) == {"RegNet"}  # no row for a sweep without it
+
+
+def test_plots_label_axes_in_words_and_draw_discrete_parameters_on_log2_axes():
+    import matplotlib.pyplot as plt
+
+    from netspace.analysis import Panel
+    from netspace.report import figures
+
+    df = demo_trials(n=8, seed=5, sweeps=("A", "B", "X"), spaces=("AnyNetX_A", "AnyNetX_B", "RegNetX"), epochs=2)
+    groups = {k: v[v["status"] == "done"] for k, v in df.groupby("sweep", sort=False)}
+    fig, data = figures.parameter_plot(groups, Panel("bottleneck_ratio1", {"A": "bottleneck_ratio1"}),
+                                       {"A": (1.0, 2.0, 4.0)})
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "bottleneck ratio, stage 1" and ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    assert [t.get_text().split(" (")[0] for t in fig.legends[0].get_texts()] == ["A"]  # only the sweep with b
+    plt.close(fig)
+    fig, _ = figures.parameter_plot(groups, Panel("group_width", {"B": "group_width1", "X": "group_width"}), {})
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[0] == "1" and labels[-1] == "32" and all(t.isdigit() for t in labels)
+    plt.close(fig)
+    # five sweeps on one parameter: one small axis each, at most 4 a row, the legend only of those five
+    many = {f"s{i}": groups["A"] for i in range(5)}
+    fig, _ = figures.parameter_plot(many, Panel("depth1", {k: "depth1" for k in many}), {})
+    assert len(fig.axes) == 5 and len({round(a.get_position().x0, 3) for a in fig.axes}) == 4
+    assert fig.get_size_inches()[0] * 110 <= 1600
+    plt.close(fig)
+    # training curves of one or two epochs are drawn with markers
+    top = df[df["status"] == "done"].head(3)
+    fig, _ = figures.curves_plot(top)
+    assert all(line.get_marker() == "o" for line in fig.axes[0].get_lines())
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels() if 0.5 < t.get_position()[0] < 2.5] == ["1", "2"]
+    plt.close(fig)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs headless Chromium at /usr/bin/chromium "
+                    "(Debian: apt-get install chromium)")
+def test_no_figure_is_wider_than_the_page(study_report):
+    _, path = study_report
+    folder = os.path.dirname(path)
+    probed = os.path.join(folder, "_layout.html")
+    with open(probed, "w", encoding="utf-8") as f:
+        f.write(open(path, encoding="utf-8").read().replace("<head>", "<head>" + LAYOUT, 1))
+    run = _chromium(["--window-size=1280,1000", "--virtual-time-budget=5000", "--dump-dom", "file://" + probed],
+                    folder)
+    found = re.search(r'<pre id="__layout">(.*?)</pre>', run.stdout, re.S)
+    assert found, f"the probe did not report (rc={run.returncode}): {run.stderr[-2000:]}"
+    layout = json.loads(html.unescape(found.group(1)))
+    assert layout["scroll"] <= layout["inner"], layout  # nothing makes the page scroll sideways
+    assert len(layout["images"]) >= 9
+    for img in layout["images"]:
+        assert 0 < img["natural"] <= 1600 and img["right"] <= layout["inner"], img
+        assert img["shown"] >= 0.75 * img["natural"], img  # shown at a readable scale
+    shot = os.path.join(folder, "screenshot.png")
+    _chromium(["--window-size=1280,2400", "--hide-scrollbars", f"--screenshot={shot}", "file://" + path], folder)
+    assert os.path.getsize(shot) > 10_000
 
 
 def test_a_section_is_one_function_and_one_registration_line(tmp_path, monkeypatch):

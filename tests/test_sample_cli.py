@@ -57,7 +57,7 @@ def test_csv_has_one_row_per_network(capsys):
     records = sample_population("AnyNetX_A", 5)
     for row, r in zip(rows, records):
         assert row["space"] == "AnyNetX_A" and int(row["flops"]) == r["complexity"]["flops"]
-        assert [int(row[f"depths{i}"]) for i in range(1, 5)] == r["design"]["depths"]
+        assert [int(row[f"depth{i}"]) for i in range(1, 5)] == r["design"]["depths"]
         assert int(row["s2.width"]) == r["stages"][1]["width"]
 
 

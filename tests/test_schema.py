@@ -53,10 +53,10 @@ def test_trial_row_columns_and_split():
     metrics = [{"epoch": 1, "val_error": 20.0, "error": 99.0}, {"epoch": 2, "val_error": 12.5}]
     row = schema.trial_row("s", {"space": "X", "eval_split": "val"}, _trial(), metrics)
     assert row["eval_split"] == "val" and row["curve"] == [20.0, 12.5]  # the curve is on the evaluated split
-    assert (row["depth"], row["widths1"], row["widths2"]) == (3, 8, 16)
+    assert (row["depth"], row["width1"], row["width2"]) == (3, 8, 16)  # per stage, under the singular name
     assert (row["depth_s2"], row["width_s2"], row["block_widths"]) == (2, 16, [8, 16, 16])
     assert (row["flops"], row["params"], row["acts"]) == (10, 20, 30)
-    assert schema.columns_with_role(row, "design") == ["depth", "widths1", "widths2"]
+    assert schema.columns_with_role(row, "design") == ["depth", "width1", "width2"]
     # the concurrently redesigned nested config names its split too
     nested = {"space": "X", "trial": {"schedule": {"eval_split": "test"}, "data": {}}}
     assert schema.eval_split(nested) == "test" and schema.eval_split({}) is None
@@ -177,3 +177,32 @@ def test_real_sweep_export_rows_agree_with_analysis_rows(swept):
     assert list(loaded.columns) == list(frame[0]) and loaded["sweep"].tolist() == [swept.name] * 3
     # the analysis tests' demo data has exactly the columns of this real RegNetX sweep
     assert _stageless(demo_trials(n=3).columns) == _stageless(loaded.columns)
+
+
+def test_one_name_and_label_per_design_parameter():
+    # an earlier export's per-stage names read as today's; every other name is left alone
+    assert [schema.canonical(n) for n in ("depths3", "group_widths1", "bottleneck_ratios2", "se_ratios4")] == [
+        "depth3", "group_width1", "bottleneck_ratio2", "se_ratio4"]
+    assert [schema.canonical(n) for n in ("depth3", "w0", "wm", "depth_s1", "flops", "d1", "lrs2")] == [
+        "depth3", "w0", "wm", "depth_s1", "flops", "d1", "lrs2"]
+    assert schema.parameter_of("depths3") == schema.parameter_of("depth3") == ("depth", 3)
+    assert schema.parameter_of("wm") == ("wm", None) and schema.parameter_of("lr") == ("lr", None)
+    assert schema.label("bottleneck_ratio1") == "bottleneck ratio, stage 1"
+    assert schema.label("group_widths2") == "group width, stage 2"
+    assert schema.label("depth3") == "depth, stage 3" and schema.label("depth") == "depth d"
+    assert [schema.label(n) for n in ("wm", "w0", "wa", "bottleneck_ratio", "group_width")] == [
+        "width multiplier w_m", "initial width w_0", "slope w_a", "bottleneck ratio b", "group width g"]
+    assert schema.label("depth_s2") == "depth, stage 2 (as built)" and schema.label("nope7x") == "nope7x"
+    # discrete and log-uniform parameters on log-2 axes; RegNet's uniform depth and w_m linear
+    assert [schema.scale(n) for n in ("bottleneck_ratio", "group_width2", "w0", "wa", "depth1")] == ["log2"] * 5
+    assert [schema.scale(n) for n in ("depth", "wm", "se_ratio", "unknown")] == ["linear"] * 4
+    row = schema.trial_row("s", {}, _trial(params={"depths": [1, 2], "bottleneck_ratios": [1.0, 2.0]}))
+    assert schema.columns_with_role(row, "design") == ["bottleneck_ratio1", "bottleneck_ratio2", "depth1", "depth2"]
+
+
+def test_an_old_export_reads_with_todays_names(tmp_path):
+    pd.DataFrame({"trial": [0, 1], "status": ["done", "done"], "error": [5.0, 6.0], "depths1": [1, 2],
+                  "bottleneck_ratios1": [1.0, 4.0]}).to_csv(tmp_path / "old.csv", index=False)
+    df = load([f"old={tmp_path / 'old.csv'}"])
+    assert list(df.columns) == ["sweep", "trial", "status", "error", "depth1", "bottleneck_ratio1"]
+    assert df["depth1"].tolist() == [1, 2] and set(df["sweep"]) == {"old"}

@@ -173,7 +173,7 @@ def test_export_csv_and_parquet_round_trip(tmp_path):
     csv = pd.read_csv(tmp_path / "t.csv")
     assert list(csv["trial"]) == [0, 1, 2] and list(csv["flops"]) == [10, 11, 12]
     assert csv.loc[1, "error"] == 7.25 and list(csv["status"]) == ["pending", "done", "pending"]
-    assert csv.loc[0, ["depths1", "depths2", "depths3", "depths4"]].tolist() == [1, 2, 3, 4]  # as analysis reads them
+    assert csv.loc[0, ["depth1", "depth2", "depth3", "depth4"]].tolist() == [1, 2, 3, 4]  # as analysis reads them
     assert csv.loc[1, "curve"] == "[]"  # list results stay one JSON cell
     pytest.importorskip("pyarrow")  # installed by scripts/setup.sh (the parquet extra)
     assert main(["sweep", "export", str(tmp_path), "--format", "parquet", "--out", str(tmp_path / "t.parquet")]) == 0

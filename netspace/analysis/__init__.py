@@ -14,6 +14,7 @@ from netspace.analysis.edf import edf, edf_at
 from netspace.analysis.evidence import Evidence, compare_errors, detectable_ks_d, detectable_rho, rank_correlation
 from netspace.analysis.frame import finished, parameter_columns, splits, sweeps
 from netspace.analysis.normalize import common_log_bins, normalized_weights
+from netspace.analysis.panels import Panel, panel_ranges, parameter_panels
 from netspace.analysis.read_nds import read_nds
 from netspace.analysis.read_pycls import read_pycls_sweep
 from netspace.analysis.regnet_fit import RegNetFit, fit_regnet, fit_top_models
@@ -28,5 +29,6 @@ __all__ = [
     "fit_regnet", "fit_top_models", "ks_test", "normalized_weights", "parameter_columns", "read_nds",
     "read_pycls_sweep", "splits", "summarize", "sweeps", "trends",
 ]
+__all__ += ["Panel", "panel_ranges", "parameter_panels"]
 __all__ += ["RUNTIME_MODELS", "RuntimeModel", "fit_runtime_models"]
 __all__ += ["Evidence", "compare_errors", "detectable_ks_d", "detectable_rho", "rank_correlation"]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from netspace.analysis import RegNetFit, edf
-from netspace.report.style import COMPLEXITY_LABELS, ERROR_LABEL, color, legend_label, log_x, new_axes, text, top_legend
+from netspace.analysis import Panel, RegNetFit, edf
+from netspace.report.style import (
+    COMPLEXITY_LABELS, ERROR_LABEL, color, legend_label, log_x, new_axes, parameter_axis, text, top_legend,
+)
+
+CROWDED = 4  # more sweeps than this on one parameter get one small axis each
 
 
 def edf_plot(groups: dict[str, pd.DataFrame], weights: dict[str, np.ndarray] | None = None,
@@ -31,29 +35,56 @@ def edf_plot(groups: dict[str, pd.DataFrame], weights: dict[str, np.ndarray] | N
     return fig, pd.DataFrame(rows)
 
 
-def parameter_plot(groups: dict[str, pd.DataFrame], parameter: str, ranges: dict[str, tuple[float, float, float]]):
-    """Error vs one parameter, with each sweep's bootstrap best range as a shaded band and its median as a line."""
-    fig, (ax,) = new_axes()
+def _band(ax, band, c) -> None:
+    if band is not None and np.all(np.isfinite(band)):
+        lo, med, hi = band
+        ax.axvspan(lo, hi, color=c, alpha=0.12, lw=0)
+        ax.axvline(med, color=c, ls="--", lw=1.2)
+
+
+def parameter_plot(groups: dict[str, pd.DataFrame], panel: Panel, ranges: dict[str, tuple[float, float, float]]):
+    """Error vs one design parameter (``panel``: its column in each sweep that samples it), with each sweep's
+    bootstrap best range as a shaded band and its median as a dashed line (RegNet paper sec. 3.1).
+
+    Only the panel's sweeps are drawn and listed; up to :data:`CROWDED` share one
+    axis, more get one small axis each (same axes), so no sweep hides another.
+    """
+    names = [n for n in groups if n in panel.columns]
+    colors = {n: color(i) for i, n in enumerate(groups)}  # a sweep's colour is the same in every figure
+    data = {n: (pd.to_numeric(groups[n][panel.columns[n]], errors="coerce").to_numpy(float),
+                groups[n]["error"].to_numpy(float)) for n in names}
+    every = np.concatenate([v for v, _ in data.values()]) if data else np.array([])
+    small = len(names) > CROWDED
+    if small:
+        fig, axes = new_axes(3.2, 2.6, panels=len(names), sharex=True, sharey=True)
+    else:
+        fig, (ax,) = new_axes(5.0, 3.6)
+        axes = [ax] * len(names)
     rows = []
-    for i, (name, part) in enumerate(groups.items()):
-        v = pd.to_numeric(part[parameter], errors="coerce").to_numpy(float)
-        err = part["error"].to_numpy(float)
+    for ax, name in zip(axes, names):
+        v, err = data[name]
         ok = np.isfinite(v)
-        ax.scatter(v[ok], err[ok], s=12, alpha=0.55, color=color(i), label=legend_label(name, err[ok]) if ok.any() else text(name))
-        if name in ranges and np.all(np.isfinite(ranges[name])):
-            lo, med, hi = ranges[name]
-            ax.axvspan(lo, hi, color=color(i), alpha=0.12, lw=0)
-            ax.axvline(med, color=color(i), ls="--", lw=1.2)
-        rows += [{"sweep": name, parameter: a, "error": b} for a, b in zip(v[ok], err[ok])]
-    ax.set_xlabel(f"{parameter}  (band: 95% range of the best model, dashed: median)")
-    ax.set_ylabel(ERROR_LABEL)
-    top_legend(fig, ax)
-    return fig, pd.DataFrame(rows)
+        ax.scatter(v[ok], err[ok], s=12, alpha=0.55, color=colors[name], label=legend_label(name, err[ok]))
+        _band(ax, ranges.get(name), colors[name])
+        rows += [{"sweep": name, "parameter": panel.key, "column": panel.columns[name], "value": a, "error": b}
+                 for a, b in zip(v[ok], err[ok])]
+        if small:
+            ax.set_title(legend_label(name, err[ok]), fontsize=8)
+    for ax in (axes if small else axes[:1]):
+        parameter_axis(ax, panel.scale, every)
+    if small:
+        fig.supxlabel(panel.label, fontsize=10)
+        fig.supylabel(ERROR_LABEL, fontsize=10)
+    elif axes:
+        axes[0].set_xlabel(panel.label)
+        axes[0].set_ylabel(ERROR_LABEL)
+        top_legend(fig, axes[0])
+    return fig, pd.DataFrame(rows, columns=["sweep", "parameter", "column", "value", "error"])
 
 
 def complexity_plot(groups: dict[str, pd.DataFrame], metrics: list[str]):
     """Error vs flops / params / acts on log axes, one panel each."""
-    fig, axes = new_axes(4.6, 3.6, ncols=len(metrics))
+    fig, axes = new_axes(4.4, 3.6, ncols=len(metrics))
     rows = []
     for ax, metric in zip(axes, metrics):
         for i, (name, part) in enumerate(groups.items()):
@@ -65,21 +96,28 @@ def complexity_plot(groups: dict[str, pd.DataFrame], metrics: list[str]):
         log_x(ax)
         ax.set_xlabel(COMPLEXITY_LABELS[metric])
         ax.set_ylabel(ERROR_LABEL)
-    top_legend(fig, axes[0])
+    top_legend(fig, axes[0], ncol=min(4, len(groups)))
     return fig, pd.DataFrame(rows)
 
 
-def trends_plot(table: pd.DataFrame, by: str, parameters: list[str]):
-    """Median and 95% band of each parameter's best range against the sweeps' median complexity."""
-    fig, axes = new_axes(3.4, 3.0, ncols=len(parameters))
-    for ax, p in zip(axes, parameters):
-        t = table[table["parameter"] == p].sort_values(by)
+def trends_plot(table: pd.DataFrame, by: str, panels: list[Panel], sweeps: list[str]):
+    """Each parameter's best range (median, 2.5-97.5% band as a bar) in each sweep that samples it, against the
+    sweep's median ``by`` (the RegNet paper's sec. 5.1 trends); panels wrapped, at most 4 a row."""
+    fig, axes = new_axes(3.4, 2.9, panels=len(panels))
+    colors = {n: color(i) for i, n in enumerate(sweeps)}
+    for ax, panel in zip(axes, panels):
+        t = table[table["parameter"] == panel.key].sort_values(by, kind="stable")
         x = t[by].to_numpy(float) / 1e6
-        ax.fill_between(x, t["low"], t["high"], color=color(0), alpha=0.2, lw=0)
-        ax.plot(x, t["median"], "o-", color=color(0))
+        ax.plot(x, t["median"], "-", color="#999999", lw=1, zorder=1)
+        for xi, r in zip(x, t.itertuples(index=False)):
+            ax.errorbar([xi], [r.median], yerr=[[r.median - r.low], [r.high - r.median]], fmt="o", ms=5, capsize=3,
+                        color=colors.get(r.sweep, color(0)), label=text(r.sweep), zorder=2)
         log_x(ax)
-        ax.set_xlabel(f"sweep median {COMPLEXITY_LABELS.get(by, by)}")
-        ax.set_ylabel(f"best {p}")
+        parameter_axis(ax, panel.scale, np.concatenate([t["low"], t["high"]]), which="y")
+        ax.set_xlabel(f"sweep median {COMPLEXITY_LABELS.get(by, by)}", fontsize=8)
+        ax.set_ylabel(f"best {panel.label}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
     return fig, table
 
 
@@ -115,9 +153,12 @@ def curves_plot(top: pd.DataFrame, split: str | None = "test"):
     rows = []
     for i, (_, row) in enumerate(top.iterrows()):
         c = np.asarray(row["curve"], dtype=float)
-        ax.plot(np.arange(1, c.size + 1), c, "-", color=color(i), lw=1.6,
-                label=f"{text(row['sweep'])} #{row['trial']} (final {row['error']:.2f}%)")
+        ax.plot(np.arange(1, c.size + 1), c, "-", color=color(i), lw=1.6, marker="o" if c.size <= 20 else None,
+                ms=5, label=f"{text(row['sweep'])} #{row['trial']} (final {row['error']:.2f}%)")
         rows += [{"sweep": row["sweep"], "trial": row["trial"], "epoch": j + 1, "error": e} for j, e in enumerate(c)]
+    longest = max([len(c) for c in top["curve"]] + [1])
+    ax.set_xlim(0.5, longest + 0.5)  # one or two epochs still get a readable axis
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{split} {ERROR_LABEL}" if split else ERROR_LABEL)
     ax.legend(fontsize=7)

@@ -34,8 +34,9 @@ def save_plot(fig, data: pd.DataFrame, out_dir: str, name: str, title: str) -> P
     """Write ``name``.png/.svg/.csv under ``out_dir`` and close the figure."""
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, slug(name))
-    fig.savefig(base + ".png", dpi=DPI)
-    fig.savefig(base + ".svg")
+    # tight: the saved image is the drawn area, so a long tick or legend label is never cut off
+    fig.savefig(base + ".png", dpi=DPI, bbox_inches="tight", pad_inches=0.06)
+    fig.savefig(base + ".svg", bbox_inches="tight", pad_inches=0.06)
     plt.close(fig)
     data.to_csv(base + ".csv", index=False)
     with open(base + ".png", "rb") as f:

@@ -17,7 +17,8 @@ padding:0 16px;line-height:1.45}
 h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-.grid{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;color:#555}
+.grid{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;max-width:100%;min-width:0}
+.scroll{overflow-x:auto;max-width:100%}figcaption{font-size:12px;color:#555}
 img{max-width:100%;height:auto;border:1px solid #eee}.note{color:#555;font-size:13px}
 ul.ks li{margin:2px 0}
 """
@@ -46,7 +47,8 @@ def table(df: pd.DataFrame) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{esc(fmt(v))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # in a scrolling box: a wide table scrolls by itself, never the page
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def figure(plot: Plot, page_dir: str) -> str:

@@ -16,8 +16,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from netspace import schema
 from netspace.analysis import (
-    best_ranges, compare_sweeps, comparison_table, complexity_weights, correlations, fit_top_models, trends,
+    Panel, compare_sweeps, comparison_table, complexity_weights, correlations, fit_top_models, panel_ranges,
+    parameter_panels,
 )
 from netspace.analysis.frame import COMPLEXITY
 from netspace.errors import NetspaceError
@@ -52,6 +54,16 @@ class Context:
         """The complexity columns with values."""
         return [m for m in COMPLEXITY if m in self.done_all.columns
                 and np.isfinite(pd.to_numeric(self.done_all[m], errors="coerce")).any()]
+
+    @cached_property
+    def panels(self) -> list[Panel]:
+        """One panel per design parameter, with the sweeps that sample it (``netspace.analysis.panels``)."""
+        return parameter_panels(self.groups, self.params)
+
+    @cached_property
+    def ranges(self) -> pd.DataFrame:
+        """Bootstrap best range of every panel's parameter in each of its sweeps, with the sweep's median flops."""
+        return panel_ranges(self.groups, self.panels, samples=self.samples, seed=self.seed)
 
     @cached_property
     def best(self) -> pd.DataFrame:
@@ -113,35 +125,39 @@ def search_progress(ctx: Context) -> str | None:
 
 
 def error_vs_parameters(ctx: Context) -> str | None:
-    params = ctx.params
-    ranges = {name: best_ranges(part, [p for p in params if p in part.columns], samples=ctx.samples, seed=ctx.seed)
-              for name, part in ctx.groups.items()}
+    panels, band = ctx.panels, ctx.ranges
     figs = []
-    for p in params:
-        r = {name: tuple(t.loc[t["parameter"] == p, ["low", "median", "high"]].iloc[0])
-             for name, t in ranges.items() if (t["parameter"] == p).any()}
-        figs.append(ctx.keep(figures.parameter_plot(ctx.groups, p, r), f"error_vs_{p}", f"Error vs {p}"))
+    for panel in panels:
+        mine = band[band["parameter"] == panel.key]
+        r = {row.sweep: (row.low, row.median, row.high) for row in mine.itertuples(index=False)}
+        figs.append(ctx.keep(figures.parameter_plot(ctx.groups, panel, r), f"error_vs_{panel.key}",
+                             f"Error vs {panel.label}"))
     if not figs:
         return None
-    band = pd.concat([t.assign(sweep=name) for name, t in ranges.items()], ignore_index=True)
-    band = band[["sweep", "parameter", "low", "median", "high"]]
+    shown = band.assign(parameter=band["parameter"].map(lambda k: schema.label(k)))
     cx = ctx.complexity
     return section(
         "Error vs parameters",
-        paragraph(f"Bands: 2.5–97.5 percentile of the parameter of the best model among 25% of the models drawn "
-                  f"with replacement, {ctx.samples} times (RegNet paper, sec. 3.1).", "note"),
-        '<div class="grid">' + "".join(figs) + "</div>", table(band),
+        paragraph(f"One plot per design parameter, with the sweeps that sample it (a per-stage parameter equal "
+                  f"in all stages of every model of a sweep is that sweep's network-wide one). Bands: 2.5–97.5 "
+                  f"percentile of the parameter of the best model among 25% of the models drawn with replacement, "
+                  f"{ctx.samples} times; dashed: its median (RegNet paper, sec. 3.1).", "note"),
+        '<div class="grid">' + "".join(figs) + "</div>",
+        table(shown[["sweep", "parameter", "column", "low", "median", "high"]]),
         "<h3>Spearman rank correlation of error with each parameter</h3>",
-        table(correlations(ctx.df, params + [c for c in cx if c not in params]).dropna(subset=["spearman"])),
+        table(correlations(ctx.df, ctx.params + [c for c in cx if c not in ctx.params]).dropna(subset=["spearman"])),
     )
 
 
 def trends_across_sweeps(ctx: Context) -> str | None:
-    if len(ctx.groups) < 2 or not ctx.params or "flops" not in ctx.complexity:
+    if len(ctx.groups) < 2 or not ctx.panels or "flops" not in ctx.complexity:
         return None
-    t = trends(ctx.df, ctx.params, by="flops", samples=ctx.samples, seed=ctx.seed)
-    return section("Trends across sweeps", ctx.keep(figures.trends_plot(t, "flops", ctx.params), "trends",
-                                                    "Best ranges against sweep flops"), table(t))
+    t = ctx.ranges
+    return section("Trends across sweeps",
+                   paragraph("Each parameter's best range (dot: median, bar: 2.5–97.5%) in each sweep that samples "
+                             "it, against the sweep's median flops (RegNet paper, sec. 5.1).", "note"),
+                   ctx.keep(figures.trends_plot(t, "flops", ctx.panels, list(ctx.groups)), "trends",
+                            "Best ranges against sweep flops"), table(t))
 
 
 def regnet_fit(ctx: Context) -> str | None:

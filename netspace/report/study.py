@@ -18,10 +18,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from netspace.analysis import best_ranges, comparison_table, finished_by_sweep
+from netspace.analysis import Panel, best_ranges, comparison_table, finished_by_sweep
 from netspace.analysis.evidence import ALPHA, D_MARGIN
 from netspace.analysis.study import AGREES, DISAGREES, observations_table, study_observations, study_summary
 from netspace.report import figures
+from netspace.schema import label
 from netspace.report.output import Plot, save_plot
 from netspace.report.page import esc, figure, page, paragraph, section, table
 
@@ -134,9 +135,9 @@ def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces:
         part = groups[regnet]
         cols = [c for c in ("wm", "depth", "w0", "wa", "group_width") if c in part.columns]
         ranges = best_ranges(part, cols, samples=samples, seed=seed)
-        figs = [keep(figures.parameter_plot({regnet: part}, c, {regnet: tuple(
+        figs = [keep(figures.parameter_plot({regnet: part}, Panel(c, {regnet: c}), {regnet: tuple(
             ranges.loc[ranges["parameter"] == c, ["low", "median", "high"]].iloc[0])}), f"{regnet}_{c}",
-            f"{regnet}: error vs {c}") for c in cols[:2]]
+            f"{regnet}: error vs {label(c)}") for c in cols[:2]]
         body.append(section(f"Best ranges of the {regnet} parameters",
                             paragraph("Bands: 2.5-97.5 percentile of the parameter of the best model among 25% of "
                                       f"the models drawn with replacement, {samples} times.", "note"),

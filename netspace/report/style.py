@@ -8,7 +8,7 @@ matplotlib.use("Agg")  # no display: the report is written to disk
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator  # noqa: E402
 
 # Detectron / NDS notebook colours, so plots look like the papers'.
 COLORS = ["#0072bd", "#d95319", "#edb120", "#7e2f8e", "#77ac30", "#4dbeee", "#a2142f", "#555555"]
@@ -28,22 +28,67 @@ def log_x(ax) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def top_legend(fig, ax) -> None:
-    """One legend above the panels, so long sweep names never cover the data."""
+def log2_axis(ax, values, which: str = "x") -> None:
+    """Log-2 axis labelled at the powers of two the data spans, as integers (1 2 4 8 16 32; the RegNet paper's
+    axes of b, g and w0): a discrete parameter's values sit on ticks, evenly spaced."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log", base=2)
+    lo, hi = np.floor(np.log2(v.min())), np.ceil(np.log2(v.max()))
+    if hi == lo:
+        lo, hi = lo - 1, hi + 1
+    step = max(1, int(np.ceil((hi - lo + 1) / 8)))  # at most about 8 labels
+    axis.set_major_locator(FixedLocator(2.0 ** np.arange(lo, hi + 1, step)))
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    axis.set_minor_locator(NullLocator())
+    (ax.set_xlim if which == "x" else ax.set_ylim)(2.0 ** (lo - 0.25), 2.0 ** (hi + 0.25))
+
+
+def parameter_axis(ax, axis_scale: str, values, which: str = "x") -> None:
+    """The axis of a design parameter: log 2 where ``netspace.schema.scale`` says so, else linear."""
+    if axis_scale == "log2":
+        log2_axis(ax, values, which)
+
+
+def top_legend(fig, ax, ncol: int = 1) -> None:
+    """One legend above the panels, so long sweep names never cover the data; ``ncol`` entries a row."""
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=1, fontsize=8, frameon=False)
+    if handles:
+        fig.legend(handles, labels, loc="outside upper center", ncol=min(ncol, len(handles)), fontsize=8,
+                   frameon=False)
 
 
 def color(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
-def new_axes(width: float = 5.0, height: float = 3.6, ncols: int = 1):
-    """A figure with ``ncols`` axes, grid on, sized in inches for a 110 dpi PNG."""
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
-    for ax in axes.ravel():
+MAX_COLUMNS = 4  # panels a row: a figure of 4 stays under MAX_WIDTH_PX at the report's dpi
+MAX_WIDTH_PX = 1600
+
+
+def new_axes(width: float = 5.0, height: float = 3.6, ncols: int = 1, *, panels: int | None = None,
+             sharex: bool = False, sharey: bool = False):
+    """A figure of axes (each ``width`` x ``height`` inches), grid on, sized for a 110 dpi PNG.
+
+    ``ncols`` axes in one row; or ``panels`` axes wrapped into rows of at most
+    :data:`MAX_COLUMNS`, the unused cells of the last row removed.
+    """
+    n = ncols if panels is None else panels
+    cols = ncols if panels is None else min(MAX_COLUMNS, max(1, panels))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained",
+                             sharex=sharex, sharey=sharey)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.remove()
+    for ax in flat[:n]:
         ax.grid(alpha=0.35)
-    return fig, list(axes.ravel())
+        if sharex:  # every axis keeps its tick labels: one above a removed cell has none below it
+            ax.tick_params(labelbottom=True)
+    return fig, flat[:n]
 
 
 def legend_label(name: str, errors: np.ndarray) -> str:

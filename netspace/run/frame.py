@@ -14,6 +14,7 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from netspace.errors import NetspaceError
+from netspace.schema import canonical
 from netspace.run.rows import sweep_labels, trial_rows
 
 
@@ -25,7 +26,9 @@ def _read_csv(path: Path, label: str) -> pd.DataFrame:
     if "sweep" in frame.columns:  # e.g. a sweep export: the label this input is given wins, as for a directory
         frame = frame.drop(columns="sweep")
     frame.insert(0, "sweep", label)
-    return frame
+    # an earlier export's per-stage names (depths1) read as today's (depth1), unless the file has both
+    renames = {c: canonical(c) for c in frame.columns if canonical(c) != c and canonical(c) not in frame.columns}
+    return frame.rename(columns=renames)
 
 
 def load(dirs: str | os.PathLike | Iterable[str | os.PathLike | tuple[str, str | os.PathLike]]

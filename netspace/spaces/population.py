@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netspace.schema import design_columns
 from netspace.spaces.registry import get_space
 from netspace.spaces.samplers import SpaceError
 from netspace.spaces.window import WindowLike
@@ -37,13 +38,11 @@ def sample_population(space: str, n: int, *, flops: WindowLike = None, params: W
 
 
 def flat_record(record: dict[str, Any]) -> dict[str, Any]:
-    """One record as a CSV row: list parameters per stage (``depths1``..), then complexity, then ``s1.width``.."""
+    """One record as a CSV row: list parameters per stage under the names of a sweep's rows (``depth1``..,
+    ``netspace.schema.design_columns``), then complexity, then ``s1.width``.."""
     row: dict[str, Any] = {"space": record["space"]}
     for k, v in record["design"].items():
-        if isinstance(v, (list, tuple)):
-            row.update({f"{k}{i}": x for i, x in enumerate(v, 1)})
-        else:
-            row[k] = v
+        row.update(design_columns({k: v}) if isinstance(v, (list, tuple)) else {k: v})
     row.update(record["complexity"])
     for i, st in enumerate(record["stages"], 1):
         row.update({f"s{i}.{k}": v for k, v in st.items()})
