@@ -223,6 +223,13 @@ def test_train_init_from_a_pycls_checkpoint(tiny_pycls, tmp_path, capsys):
     said = out + err
     assert "classifier re-initialised: the weights have 1000 classes, the model 10" in said
     assert "stem adapted from 3 input channels to 1" in said
+    # the initial weights are part of the run's settings: the same --out from another file is refused
+    other = tmp_path / "other.pt"
+    other.write_bytes(path.read_bytes() + b"\0")
+    code, out, err = _cli("train", TINY, "--init-from", str(other), "--data", "fashion-mnist", "--limit-train", "256",
+                          "--limit-test", "128", "--epochs", "1", "--batch-size", "64", "--precision", "fp32",
+                          "--out", str(tmp_path / "run"), capsys=capsys)
+    assert code == 2 and "other settings (init_from" in err, err
     # the run starts from these weights: with a vanishing learning rate they are still the file's
     trial = trial_config(data="fashion-mnist", limit_train=128, limit_test=64, epochs=1, batch_size=64, lr=1e-12,
                          precision="fp32", weight_decay=0.0)

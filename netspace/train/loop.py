@@ -73,9 +73,21 @@ def train(
     try:
         run = _Run(spec, data, schedule, out_dir, resume, dev, ctx, progress, handle_signals)
         run.init_from, run.source_spec = init_from, spec
+        if init_from is not None:  # part of the run's settings: resuming with another file is refused
+            run.settings["init_from"] = {"file": Path(init_from).name, "sha256": _file_digest(Path(init_from))}
         return run.run()
     finally:
         distributed.teardown(ctx)
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def adapt_spec(spec: NetSpec, data: Data) -> NetSpec:
