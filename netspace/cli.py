@@ -637,6 +637,9 @@ def _add_scale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=float, default=2.0, help="flops multiplier per phi: alpha*beta^2*gamma^2 "
                    "(default 2)")
     p.add_argument("--step", type=float, default=0.1, help="grid step of beta and gamma (default 0.1)")
+    p.add_argument("--tolerance", type=float, default=0.0, help="keep grid triples (alpha on the grid too) whose "
+                   "product is within this fraction of --budget; 0.05 with --step 0.05 holds EfficientNet's "
+                   "(1.2, 1.1, 1.15) (default 0: alpha = budget / (beta^2 gamma^2))")
     p.add_argument("--epochs", type=int, default=1, help="epochs per candidate and family member (default 1)")
     p.add_argument("--batch-size", type=int, default=128, help="global batch size (default 128)")
     p.add_argument("--lr", type=float, default=0.2, help="peak learning rate, reached after warmup (default 0.2)")
@@ -659,8 +662,8 @@ def _cmd_scale(args: argparse.Namespace) -> int:
 
     schedule = Schedule(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     result = scale_model(args.model, args.data, regnet_sweeps=args.regnet_sweep, phi=args.phi, budget=args.budget,
-                         step=args.step, schedule=schedule, data_dir=args.data_dir, limit_train=args.limit_train,
-                         limit_test=args.limit_test, seed=args.seed, device=args.device,
+                         step=args.step, tolerance=args.tolerance, schedule=schedule, data_dir=args.data_dir,
+                         limit_train=args.limit_train, limit_test=args.limit_test, seed=args.seed, device=args.device,
                          train_family=not args.no_train_family, out_dir=args.out)
     if args.json:
         print(json.dumps(result.to_dict(), indent=1, default=str))

@@ -11,7 +11,7 @@ the same layers; ``tests/test_nas_spaces.py`` holds the two together.
 from __future__ import annotations
 
 from netspace.cost import Cost
-from netspace.spec_cells import CellNetSpec, unused_blocks
+from netspace.spec_cells import FACTORIZED_CONVS, CellNetSpec, unused_blocks
 
 
 def _reduce(size: int, stride: int) -> int:
@@ -39,7 +39,17 @@ def _op(cx: Cost, op: str, f: int, size: int, stride: int) -> None:
         # Dilation 2 with padding 2: the same output size and multiply-adds as a 3x3 conv.
         cx.conv(f, f, 3, stride)
         cx.bn(f)
-    elif op == "max_pool_3x3":
+    elif op in FACTORIZED_CONVS:
+        # 1xk (stride along the width), then kx1 (stride along the height): the first output is
+        # size x out, not square, so its terms are counted here rather than by Cost.conv.
+        k, out = FACTORIZED_CONVS[op], _reduce(size, stride)
+        for hw in (size * out, out * out):
+            cx.flops += k * f * f * hw
+            cx.params += k * f * f
+            cx.acts += f * hw
+        cx.size = out
+        cx.bn(f)
+    elif op.startswith("max_pool_"):
         cx.maxpool(f, stride)
 
 

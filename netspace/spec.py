@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import singledispatch
 from typing import Any, Mapping, Union
 
-from netspace.blocks import BLOCKS
+from netspace.blocks import BLOCKS, POOL_SKIP
 from netspace.errors import SpecError
 from netspace.registry import Registry
 from netspace.spec_base import SMALL_IMAGE_MAX, check_keys, is_int, is_num
@@ -65,6 +65,11 @@ class Stage:
     ``netspace.blocks`` ("vanilla", "res_basic", "res_bottleneck": the X/Y
     block, "mbconv", "conv"); the fields after ``stride`` are optional, and
     a kind that does not read one requires its default.
+
+    ``skip`` (mbconv and conv blocks) is the shortcut, MnasNet's SkipOp
+    (Tan et al. 2019, Section 4.1): ``True`` an identity residual where shapes
+    allow (stride 1, same width), ``False`` none, ``"pool"`` a pooled
+    shortcut on every block (see ``netspace.blocks.base.pooled_shortcut``).
     """
 
     block: str
@@ -76,7 +81,7 @@ class Stage:
     se_ratio: float = 0.0
     kernel: int = 3
     expansion: float = 1.0
-    skip: bool = True
+    skip: bool | str = True
 
     @property
     def bottleneck_width(self) -> int:
@@ -255,10 +260,10 @@ def _validate_stage(st: Stage, i: int) -> None:
     for name, note in _OPTIONAL_FIELDS.items():
         if name not in kind.uses and getattr(st, name) != _STAGE_DEFAULTS[name]:
             raise SpecError(f"{where}: {name} applies only to {_kinds_using(name)} blocks{note}, not {st.block!r}")
-    if not isinstance(st.skip, bool):
-        raise SpecError(f"{where}: skip must be true or false, got {st.skip!r}")
-    if not st.skip and "skip" not in kind.uses:
-        raise SpecError(f"{where}: skip=false applies only to {_kinds_using('skip')} blocks; "
+    if not isinstance(st.skip, bool) and st.skip != POOL_SKIP:
+        raise SpecError(f"{where}: skip must be true (identity), false (none) or \"{POOL_SKIP}\", got {st.skip!r}")
+    if st.skip is not True and "skip" not in kind.uses:
+        raise SpecError(f"{where}: skip={json.dumps(st.skip)} applies only to {_kinds_using('skip')} blocks; "
                         f"{st.block!r} blocks have a fixed shortcut")
 
 

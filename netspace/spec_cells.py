@@ -41,13 +41,21 @@ from typing import Any, Mapping
 from netspace.errors import SpecError
 from netspace.spec_base import SMALL_IMAGE_MAX, check_keys, is_int, is_num
 
-# Ops a block may apply to a hidden state (F channels in, F out). "sep_kxk":
-# [act, kxk depthwise, 1x1, BN] twice, the first depthwise carrying the stride;
-# "conv_kxk": act, kxk conv, BN; "dil_conv_3x3": act, 3x3 conv with dilation 2,
-# BN; pools are 3x3 with padding 1 (average excludes the padding); "identity"
-# at stride 2 becomes act, 1x1 stride-2 conv, BN.
-CELL_OPS = ("identity", "sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3",
-            "conv_1x1", "conv_3x3", "dil_conv_3x3")
+# Ops a block may apply to a hidden state (F channels in, F out): the 13 of
+# the NASNet paper (Zoph et al. 2018, Section 3), in its order. Layers:
+# "identity" (at stride 2: act, 1x1 stride-2 conv, BN); "conv_1xk_kx1": act,
+# 1xk conv, kx1 conv, BN (each conv strides along its own axis, so a
+# stride-2 op halves the width in the first conv and the height in the
+# second); "dil_conv_3x3": act, 3x3 conv with dilation 2, BN; pools are kxk
+# with padding k // 2 (the average excludes the padding); "conv_kxk": act,
+# kxk conv, BN; "sep_conv_kxk": [act, kxk depthwise, 1x1, BN] twice, the
+# first depthwise carrying the stride (the paper's appendix applies every
+# separable conv twice).
+CELL_OPS = ("identity", "conv_1x3_3x1", "conv_1x7_7x1", "dil_conv_3x3", "avg_pool_3x3", "max_pool_3x3",
+            "max_pool_5x5", "max_pool_7x7", "conv_1x1", "conv_3x3", "sep_conv_3x3", "sep_conv_5x5",
+            "sep_conv_7x7")
+# Kernel of the factorized convs (1xk then kx1).
+FACTORIZED_CONVS = {"conv_1x3_3x1": 3, "conv_1x7_7x1": 7}
 
 KIND = "nasnet"
 

@@ -1,4 +1,4 @@
-"""Random valid specs covering every block kind, groups, SE, projections and odd sizes."""
+"""Random valid specs covering every block kind, groups, SE, projections, skip options and odd sizes."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ def random_stage(rng: random.Random) -> Stage:
     width = rng.randint(1, 6) * 4
     if block == "mbconv":
         return Stage(block, depth, width, stride, kernel=rng.choice([3, 5]), expansion=float(rng.choice([1, 3, 6])),
-                     se_ratio=rng.choice([0.0, 0.25]), skip=rng.choice([True, False]))
+                     se_ratio=rng.choice([0.0, 0.25]), skip=rng.choice([True, False, "pool"]))
     if block == "conv":
         return Stage(block, depth, width, stride, kernel=rng.choice([1, 3, 5]), se_ratio=rng.choice([0.0, 0.25]),
-                     skip=rng.choice([True, False]))
+                     skip=rng.choice([True, False, "pool"]))
     return Stage(block, depth, width, stride)
 
 

@@ -6,12 +6,11 @@ import random
 
 import pytest
 import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from netspace import zoo
 from netspace.complexity import complexity
 from netspace.models import build
+from counting import counted
 from specgen import random_spec
 
 N_RANDOM = 240
@@ -19,25 +18,7 @@ N_RANDOM = 240
 
 def _measure(spec):
     """params, flops and acts of the built module, counted without the analytic code."""
-    model = build(spec).eval()
-    params = sum(p.numel() for p in model.parameters())
-    bias_adds, acts = 0, 0
-
-    def hook(module, _inp, out):
-        nonlocal bias_adds, acts
-        acts += out.numel()
-        if getattr(module, "bias", None) is not None:
-            bias_adds += out.numel()
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear, nn.MaxPool2d))]
-    x = torch.randn(1, spec.in_channels, spec.resolution, spec.resolution)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
-    for h in handles:
-        h.remove()
-    flops = counter.get_total_flops() // 2 + bias_adds
-    return params, flops, acts
+    return counted(build(spec), torch.randn(1, spec.in_channels, spec.resolution, spec.resolution))
 
 
 @pytest.mark.parametrize("seed", range(N_RANDOM))
@@ -56,6 +37,7 @@ def test_random_specs_cover_the_features():
     stages = [st for s in specs for st in s.stages]
     assert {st.block for st in stages} == {"vanilla", "res_basic", "res_bottleneck", "mbconv", "conv"}
     assert sum(not st.skip for st in stages) > 10
+    assert sum(st.skip == "pool" and st.stride == 2 for st in stages) > 10
     assert sum(st.groups > 1 for st in stages if st.block == "res_bottleneck") > 20
     assert sum(st.se_ratio > 0 and st.block == "res_bottleneck" for st in stages) > 20
     assert sum(st.stride == 2 for st in stages) > 50

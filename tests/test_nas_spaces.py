@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
+from counting import counted
 from netspace.complexity import complexity
 from netspace.errors import NetspaceError, SpecError
 from netspace.models import build
@@ -21,13 +21,7 @@ from netspace.spec import NetSpec, for_input, spec_from_dict
 from netspace.spec_cells import CELL_OPS, CellNetSpec, unused_blocks
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors gain nothing from threads, and idle OpenMP threads spin on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _measure(spec, batch: int = 2):
@@ -37,23 +31,7 @@ def _measure(spec, batch: int = 2):
     model.train()
     out = model(x)
     assert out.shape == (batch, spec.num_classes) and torch.isfinite(out).all()
-    model.eval()
-    params = sum(p.numel() for p in model.parameters())
-    bias_adds, acts = 0, 0
-
-    def hook(module, _inp, out):
-        nonlocal bias_adds, acts
-        acts += out.numel()
-        if getattr(module, "bias", None) is not None:
-            bias_adds += out.numel()
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear, nn.MaxPool2d))]
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x[:1])
-    for h in handles:
-        h.remove()
-    return params, counter.get_total_flops() // 2 + bias_adds, acts
+    return counted(model, x[:1])
 
 
 def _assert_exact(spec):
@@ -253,7 +231,8 @@ def test_train_runs_on_a_cell_spec(tmp_path):
 
 
 def test_registry_knows_the_nas_spaces():
-    assert {"MnasNet", "NASNet"} <= set(space_names())
+    assert {"MnasNet", "NASNet", "NASNet-reduced"} <= set(space_names())
+    assert get_space("nasnet_reduced").name == "NASNet-reduced"
     assert get_space("mnas-net").name == "MnasNet" and get_space("nasnet").name == "NASNet"
     assert get_space("nasnet", resolution=64).frame.variant == "small"
     assert get_space("nasnet", resolution=32, variant="imagenet").frame.variant == "imagenet"
@@ -333,9 +312,10 @@ def test_conv_block_and_optional_skip_in_specs():
     from netspace.spec import Stage, Stem
 
     for bad, needle in [(dict(block="res_basic", skip=False), "skip=false applies only to mbconv and conv"),
-                        (dict(block="conv", skip="yes"), "skip must be true or false"),
+                        (dict(block="conv", skip="yes"), 'skip must be true (identity), false (none) or "pool"'),
+                        (dict(block="res_basic", skip="pool"), 'skip="pool" applies only to mbconv and conv'),
                         (dict(block="vanilla", kernel=5), "kernel applies only to mbconv and conv")]:
-        with pytest.raises(SpecError, match=needle):
+        with pytest.raises(SpecError, match=re.escape(needle)):
             NetSpec(stem=Stem(), stages=(Stage(depth=1, width=8, **bad),))
     spec = NetSpec(stem=Stem(width=8), stages=(Stage("conv", 2, 8, 1, kernel=5, skip=False),
                                                Stage("mbconv", 2, 8, 1, skip=False)), resolution=9, num_classes=3)

@@ -184,6 +184,7 @@ def test_base_spec_sources(tmp_path):
     (["--budget", "1"], "budget must be a flops multiplier > 1"),
     (["--phi", "0"], "phi must be an integer >= 1"),
     (["--device", "tpu"], "device"),
+    (["--tolerance", "1.5"], "tolerance must be a fraction of the budget in [0, 1), got 1.5"),
 ])
 def test_cli_scale_errors_exit_2(tmp_path, capsys, args, message):
     base = ["scale", "ResNet-20", "--data", "fashion-mnist", "--out", str(tmp_path / "s"), "--limit-train", "128",

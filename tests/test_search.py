@@ -533,3 +533,30 @@ def test_cli_search_mnasnet_end_to_end(tmp_path):
         rows = store.search_rows()
     assert state["kind"] == "reinforce" and state["updates"] == 1 and len(rows) == 2
     assert all(len(r["tokens"]) == 42 and r["latency_ms"] > 0 and 0 <= r["reward"] < 1.2 for r in rows.values())
+
+
+def test_search_refuses_a_space_whose_decisions_changed(tmp_path):
+    """A search stored on a space of another size (e.g. MnasNet's 288-choice blocks before the pooling skip
+    made them 432) is refused rather than continued on mixed decisions; --force-new starts over."""
+    from netspace.run import Store, search_config
+    from netspace.run.search import search_run
+
+    config = search_config(space="mnasnet", strategy="random", budget=2, epochs=1)
+    out = tmp_path / "s"
+    with Store(out, create=True) as store:
+        store.put_settings({"config": config.to_dict(), "kind": "search",
+                            "space": {"name": "MnasNet", "size": 288 ** 7}})
+    with pytest.raises(NetspaceError) as e:
+        search_run(config, out, log=_quiet)
+    assert "space: MnasNet had 1.64e+17 token combinations, MnasNet now has 2.81e+18" in str(e.value)
+    assert "--force-new" in str(e.value) and "\n" not in str(e.value)
+    run = search_run(config, out, force_new=True, log=_quiet)
+    try:
+        assert run.store.settings() == {} and len(list(tmp_path.glob("s/previous-*"))) == 1
+    finally:
+        run.store.close()
+    # The same size continues (no refusal).
+    with Store(out, create=True) as store:
+        store.put_settings({"config": config.to_dict(), "kind": "search",
+                            "space": {"name": "MnasNet", "size": 432 ** 7}})
+    search_run(config, out, log=_quiet).store.close()

@@ -6,7 +6,7 @@ with a :class:`BlockKind` subclass, and one ``BLOCKS.register`` line below
 This package imports only the standard library, the errors and the cost counter.
 """
 
-from netspace.blocks.base import BLOCKS, BlockKind, projection
+from netspace.blocks.base import BLOCKS, POOL_SKIP, BlockKind, pooled_shortcut, projection
 from netspace.blocks.conv import Conv
 from netspace.blocks.mbconv import MBConv, expanded_width, se_width_mbconv
 from netspace.blocks.res_basic import ResBasic
@@ -19,5 +19,5 @@ BLOCKS.register("res_bottleneck", ResBottleneck())
 BLOCKS.register("mbconv", MBConv())
 BLOCKS.register("conv", Conv())
 
-__all__ = ["BLOCKS", "BlockKind", "Conv", "MBConv", "ResBasic", "ResBottleneck", "Vanilla", "expanded_width",
-           "projection", "se_width_bottleneck", "se_width_mbconv"]
+__all__ = ["BLOCKS", "POOL_SKIP", "BlockKind", "Conv", "MBConv", "ResBasic", "ResBottleneck", "Vanilla",
+           "expanded_width", "pooled_shortcut", "projection", "se_width_bottleneck", "se_width_mbconv"]

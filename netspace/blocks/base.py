@@ -62,6 +62,37 @@ def projection(cx: Cost, w_in: int, w_out: int, stride: int) -> None:
         cx.size = size
 
 
+POOL_SKIP = "pool"
+"""A stage's ``skip`` value for MnasNet's pooling SkipOp (Tan et al. 2019, Section 4.1).
+
+The paper names the option ("pooling, identity residual, or no skip") and
+does not define the layers. netspace reads it as the shortcut that makes a
+residual possible where the identity cannot be used: on every block of the
+stage the input is average-pooled to the output's size (a ``stride`` x
+``stride`` window with stride ``stride``, partial windows at an odd edge
+averaged over the pixels they hold, so the size is ceil(size / stride) like
+the main path's; nothing at stride 1), then projected by a 1x1 conv + BN only
+where the width changes, and added to the block's output. This is the
+downsampling shortcut of ResNet-D (He et al. 2019, "Bag of Tricks for Image
+Classification", Section 4.1: 2x2 average pool, then 1x1 conv). Where stride
+is 1 and the width is unchanged it is the identity residual, so ``"pool"``
+differs from ``True`` on the first block of a stage, which the identity skips.
+"""
+
+
+def pooled_shortcut(cx: Cost, w_in: int, w_out: int, stride: int) -> None:
+    """Cost of :data:`POOL_SKIP`'s shortcut: the pool is free; a 1x1 conv + BN at the pooled size where widths differ.
+
+    A 1x1 conv on the ``stride``-pooled input has the multiply-adds, weights
+    and outputs of a stride-``stride`` 1x1 conv on the input, so that is what is counted.
+    """
+    if w_in != w_out:
+        size = cx.size
+        cx.conv(w_in, w_out, 1, stride)
+        cx.bn(w_out)
+        cx.size = size
+
+
 def spatial_then_project(cx: Cost, w_inner: int, w_out: int, kernel: int, stride: int, groups: int,
                          w_se: int) -> None:
     """What bottleneck-shaped blocks (X/Y, MBConv) share after their first 1x1: kxk group conv + BN at the

@@ -1,10 +1,10 @@
-"""The conv block: one kxk conv, BN, act (+ SE), MnasNet's regular-conv op, with MBConv's optional identity skip."""
+"""The conv block: one kxk conv, BN, act (+ SE), MnasNet's regular-conv op, with MBConv's skip options."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netspace.blocks.base import BlockKind
+from netspace.blocks.base import POOL_SKIP, BlockKind, pooled_shortcut
 from netspace.blocks.mbconv import se_width_mbconv
 from netspace.cost import Cost
 
@@ -18,6 +18,8 @@ class Conv(BlockKind):
     drop_connect = True
 
     def cost(self, cx: Cost, st: Stage, w_in: int, stride: int) -> None:
+        if st.skip == POOL_SKIP:
+            pooled_shortcut(cx, w_in, st.width, stride)
         cx.conv(w_in, st.width, st.kernel, stride)
         cx.bn(st.width)
         w_se = se_width_mbconv(w_in, st.se_ratio)

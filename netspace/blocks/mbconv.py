@@ -3,14 +3,16 @@
 1x1 expand to ``int(w_in * expansion)`` (skipped at expansion 1: MobileNet's
 separable conv), kxk depthwise conv (the stride), SE, 1x1 linear projection;
 an identity skip where shapes allow (stride 1, same width) unless
-``skip=False``, its branch dropped per sample at the block's drop-connect rate.
+``skip=False``, or with ``skip="pool"`` the pooled shortcut on every block
+(:data:`netspace.blocks.base.POOL_SKIP`); the residual branch is dropped per
+sample at the block's drop-connect rate.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netspace.blocks.base import BlockKind, spatial_then_project
+from netspace.blocks.base import POOL_SKIP, BlockKind, pooled_shortcut, spatial_then_project
 from netspace.cost import Cost
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ class MBConv(BlockKind):
     drop_connect = True
 
     def cost(self, cx: Cost, st: Stage, w_in: int, stride: int) -> None:
+        if st.skip == POOL_SKIP:
+            pooled_shortcut(cx, w_in, st.width, stride)
         w_exp = expanded_width(w_in, st.expansion)
         if w_exp != w_in:
             cx.conv(w_in, w_exp, 1)

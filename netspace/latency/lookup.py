@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, astuple, dataclass, fields
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import stats
 from torch import nn
 
-from netspace.blocks import BLOCKS
+from netspace.blocks import BLOCKS, POOL_SKIP
 from netspace.latency.measure import DEFAULT_REL_TOLERANCE, MODES, LatencyError, check_device, measure
 from netspace.models import build
 from netspace.spec import NetSpec, Stage
@@ -38,6 +38,8 @@ class BlockSignature:
     ``size`` is the input's height (= width); ``inner`` the bottleneck or
     expanded width (the head conv's width for the head, 0 if none); ``se``
     the SE width (0: no SE); for the head ``w_out`` is the class count.
+    ``skip`` is the stage's (``True``, ``False`` or ``"pool"``), written as
+    ``True`` for a pooled shortcut where it is the identity (stride 1, same width).
     """
 
     kind: str
@@ -50,7 +52,13 @@ class BlockSignature:
     inner: int
     se: int
     activation: str
-    skip: bool = True
+    skip: bool | str = True
+
+
+def _entry_order(entry: tuple[BlockSignature, float]) -> tuple:
+    """Sort key of a table entry: the signature's fields, ``skip`` as text (it may be a bool or ``"pool"``)."""
+    sig = entry[0]
+    return (*astuple(sig)[:-1], str(sig.skip))
 
 
 def _out_size(size: int, stride: int) -> int:
@@ -60,7 +68,8 @@ def _out_size(size: int, stride: int) -> int:
 def _signature(st: Stage, w_in: int, size: int, stride: int, act: str) -> BlockSignature:
     """The cost-deciding description of one block of stage ``st`` with input width ``w_in`` at ``size``."""
     groups, kernel, inner, se = BLOCKS[st.block].latency_key(st, w_in)
-    return BlockSignature(st.block, w_in, st.width, size, stride, groups, kernel, inner, se, act, st.skip)
+    skip = True if st.skip == POOL_SKIP and stride == 1 and w_in == st.width else st.skip
+    return BlockSignature(st.block, w_in, st.width, size, stride, groups, kernel, inner, se, act, skip)
 
 
 def parts(spec: NetSpec, net: nn.Module | None = None) -> list[tuple[BlockSignature, Callable[[], nn.Module]]]:
@@ -164,7 +173,7 @@ class LatencyTable:
     # -- persistence -----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"settings": self.settings(),
-                "entries": [{**asdict(sig), "ms": ms} for sig, ms in sorted(self.entries.items())]}
+                "entries": [{**asdict(sig), "ms": ms} for sig, ms in sorted(self.entries.items(), key=_entry_order)]}
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the table as JSON (atomically: write a temporary file, then rename)."""

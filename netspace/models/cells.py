@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from netspace.models.layers import bn, conv, drop_connect
-from netspace.spec_cells import CellNetSpec, unused_blocks
+from netspace.spec_cells import FACTORIZED_CONVS, CellNetSpec, unused_blocks
 
 
 def _relu() -> nn.ReLU:
@@ -28,12 +28,21 @@ def cell_op(name: str, f: int, stride: int) -> nn.Module:
         )
     if name in ("conv_1x1", "conv_3x3"):
         return nn.Sequential(_relu(), conv(f, f, int(name[-1]), stride), bn(f))
+    if name in FACTORIZED_CONVS:
+        k = FACTORIZED_CONVS[name]
+        return nn.Sequential(
+            _relu(),
+            nn.Conv2d(f, f, (1, k), stride=(1, stride), padding=(0, k // 2), bias=False),
+            nn.Conv2d(f, f, (k, 1), stride=(stride, 1), padding=(k // 2, 0), bias=False),
+            bn(f),
+        )
     if name == "dil_conv_3x3":
         return nn.Sequential(_relu(), nn.Conv2d(f, f, 3, stride=stride, padding=2, dilation=2, bias=False), bn(f))
     if name == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
-    if name == "max_pool_3x3":
-        return nn.MaxPool2d(3, stride=stride, padding=1)
+    if name.startswith("max_pool_"):
+        k = int(name[-1])
+        return nn.MaxPool2d(k, stride=stride, padding=k // 2)
     raise ValueError(f"unknown cell op {name!r}")  # the spec validates op names
 
 

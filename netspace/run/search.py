@@ -85,13 +85,28 @@ def _latency_measurer(config: SearchConfig, store: Store) -> Callable[[Any, str]
     return measure_latency
 
 
+def _space_changed(space: Any) -> Callable[[dict[str, Any]], list[str]]:
+    """The stored search's space against ``space``: a difference when its number of token combinations
+    changed (the space's decisions or options did), which every strategy, random search included, would mix."""
+    now = space.describe()
+
+    def check(settings: dict[str, Any]) -> list[str]:
+        stored = settings.get("space")
+        if not isinstance(stored, dict) or "size" not in stored or "size" not in now or stored["size"] == now["size"]:
+            return []
+        return [f"space: {stored.get('name', '?')} had {stored['size']:.3g} token combinations, "
+                f"{now.get('name', '?')} now has {now['size']:.3g}"]
+
+    return check
+
+
 def search_run(config: SearchConfig, out: Path, *, force_new: bool = False, log=None, space: Any = None) -> Run:
     """The search in ``out`` as a :class:`Run` of the driver (the caller holds the lock and closes the store)."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    space = space if space is not None else space_for(config)
     store, new = open_checked(out, config.to_dict(), force_new=force_new, log=log, what="search",
-                              ignore=("budget",))
+                              ignore=("budget",), also=_space_changed(space))
     try:
-        space = space if space is not None else space_for(config)
         settings = store.settings()
         if not new:
             if settings.get("kind") != "search":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from netspace.errors import NetspaceError
 from netspace.run.config import SweepConfig, upgrade
@@ -46,20 +46,26 @@ def space_of(config: SweepConfig | Any):
 
 
 def open_checked(out: Path, config: dict[str, Any], *, force_new: bool = False, log=None, what: str = "sweep",
-                 ignore: tuple[str, ...] = ()) -> tuple[Store, bool]:
+                 ignore: tuple[str, ...] = (),
+                 also: Callable[[dict[str, Any]], list[str]] | None = None) -> tuple[Store, bool]:
     """The store in ``out`` and whether it is new (holds no config yet).
 
     A stored config that differs from ``config`` (keys in ``ignore`` aside) is
     refused naming each differing setting, unless ``force_new``, which moves
-    the old run to a ``previous-*`` folder and opens a new store. Shared by
-    sweeps, searches and the sweeps of a study.
+    the old run to a ``previous-*`` folder and opens a new store. ``also``
+    maps the stored settings to further differences (e.g. a space whose
+    definition changed under the same name). Shared by sweeps, searches and
+    the sweeps of a study.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     store = Store(out, create=True)
     try:
-        stored = store.settings().get("config")
+        settings = store.settings()
+        stored = settings.get("config")
         diff = [] if stored is None else [
             d for d in differences(upgrade(stored, what), config) if d.split(":", 1)[0] not in ignore]
+        if stored is not None and also is not None:
+            diff += also(settings)
         if diff:
             if not force_new:
                 raise NetspaceError(

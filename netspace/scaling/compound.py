@@ -117,8 +117,10 @@ def compound_scale(base: NetSpec, data: str, *, phi: int = 3, budget: float = 2.
     """Grid-search (alpha, beta, gamma) at phi = 1 on ``data``, then build (and train) the family phi = 0..K.
 
     ``budget`` is the flops multiplier of one step of phi (2 as in
-    EfficientNet; must be > 1); ``tolerance`` > 0 keeps every grid triple
-    whose product is within that fraction of it (see ``compound_grid``). ``schedule`` (a ``netspace.train.Schedule``,
+    EfficientNet; must be > 1); ``tolerance`` (default 0: alpha = budget /
+    (beta^2 gamma^2), the exact product) > 0 puts alpha on the grid and keeps
+    every triple whose product is within that fraction of it (see
+    ``compound_grid``). ``schedule`` (a ``netspace.train.Schedule``,
     default 1 epoch) is used for every candidate and family member. With
     ``out_dir`` every run keeps its directory there (reruns resume), and the
     results are written as ``grid.csv``, ``family.csv`` and ``family.json``.

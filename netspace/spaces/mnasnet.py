@@ -7,11 +7,14 @@ its own choices, and every layer inside a block is the same:
   act, 1x1, BN: an MBConv of expansion 1), ``mbconv3``, ``mbconv6``;
 - kernel: 3 or 5;
 - SE ratio: 0 or 0.25;
-- skip: ``none`` or ``identity`` (applied where shapes allow: stride 1 and
-  the same width in and out, so never on a block's first layer when it
-  changes width or resolution). The paper's third skip option, pooling,
-  is not offered (the model builder has no pooling shortcut), so a block
-  has 288 choices, not the paper's S = 432;
+- skip (SkipOp: "pooling, identity residual, or no skip"): ``none``;
+  ``identity`` (applied where shapes allow: stride 1 and the same width in
+  and out, so never on a block's first layer when it changes width or
+  resolution); ``pool``, a shortcut on every layer, the input average-pooled
+  to the output's size and, where the width changes, projected by a 1x1 conv
+  + BN (the paper names the option without its layers; this reading, and
+  its source, ResNet-D's shortcut, are stated at
+  :data:`netspace.blocks.base.POOL_SKIP`);
 - filters: 0.75, 1.0 or 1.25 times the skeleton width (rounded to a
   multiple of 8, or 4 in the small variant, never below 90% of the value);
 - layers: the skeleton count -1, 0 or +1 (a one-layer block at -1 is left
@@ -20,8 +23,12 @@ its own choices, and every layer inside a block is the same:
 The skeleton is MobileNetV2's (width, layers, stride) per block: (16, 1, 1),
 (24, 2, 2), (32, 3, 2), (64, 4, 2), (96, 3, 1), (160, 3, 2), (320, 1, 1),
 after a 3x3 stride-2 stem of 32 and before a 1x1 head conv of 1280, average
-pool and a linear classifier, with ReLU throughout. 7 blocks x 288 choices
-give 288^7 ~ 1.6e17 token combinations.
+pool and a linear classifier, with ReLU throughout.
+
+Size: a block has 4 x 2 x 2 x 3 x 3 x 3 = 432 choices, the paper's
+sub-search-space size S = 432 (Section 4.1, whose example of B = 5 blocks
+gives 432^5 ~ 1.5e13, "about 10^13"); the 7 blocks here give 432^7 ~ 2.8e18
+token combinations.
 
 Small variant (28-32px): the stem has stride 1 and width 16, block widths
 are halved (8, 12, 16, 32, 48, 80, 160) and the head conv has 640 channels;
@@ -31,8 +38,10 @@ block strides are kept, so a 28px input is seen at 28, 14, 7, 4 and 2 px
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
+from netspace.blocks import POOL_SKIP
 from netspace.spaces.frame import Frame
 from netspace.spaces.tokens import Token, TokenSpace, option_index
 from netspace.spec import NetSpec, Stage, Stem
@@ -42,7 +51,8 @@ SKELETON = ((16, 1, 1), (24, 2, 2), (32, 3, 2), (64, 4, 2), (96, 3, 1), (160, 3,
 OPS = ("conv", "sepconv", "mbconv3", "mbconv6")
 KERNELS = (3, 5)
 SE_RATIOS = (0.0, 0.25)
-SKIPS = ("none", "identity")
+SKIPS = ("none", "identity", "pool")
+_SKIP_FIELD = {"none": False, "identity": True, "pool": POOL_SKIP}  # token option -> Stage.skip
 FILTER_MULTIPLIERS = (0.75, 1.0, 1.25)
 LAYER_DELTAS = (-1, 0, 1)
 CHOICES = (("op", OPS), ("kernel", KERNELS), ("se_ratio", SE_RATIOS), ("skip", SKIPS),
@@ -90,7 +100,7 @@ class MnasNetSpace(TokenSpace):
             expansion = {"conv": 1.0, "sepconv": 1.0, "mbconv3": 3.0, "mbconv6": 6.0}[op]
             stages.append(Stage(kind, depth, round_filters(width * get["filters"], self.divisor), stride,
                                 se_ratio=float(get["se_ratio"]), kernel=int(get["kernel"]), expansion=expansion,
-                                skip=get["skip"] == "identity"))
+                                skip=_SKIP_FIELD[get["skip"]]))
         f = self.frame
         return NetSpec(stem=Stem("simple", self.stem_width, f.stem_stride), stages=tuple(stages),
                        num_classes=f.num_classes, in_channels=f.in_channels, resolution=f.resolution,
@@ -105,6 +115,10 @@ class MnasNetSpace(TokenSpace):
                         f"block{b}.layers": 0})
         return out
 
+    def block_choices(self) -> int:
+        """Choices of one block: the product of the option counts (the paper's S = 432)."""
+        return math.prod(len(options) for _, options in CHOICES)
+
     def describe(self) -> dict[str, Any]:
         f = self.frame
         return {
@@ -114,8 +128,11 @@ class MnasNetSpace(TokenSpace):
             "choices": {key: list(options) for key, options in CHOICES},
             "tokens": len(self._tokens),
             "size": self.space_size(),
+            "block_choices": self.block_choices(),
             "constraints": ["every layer of a block is the same",
                             "identity skip only where stride is 1 and width is unchanged",
+                            "pool skip on every layer: average pool to the output size, 1x1 conv + BN "
+                            "where the width changes",
                             f"filters rounded to multiples of {self.divisor}",
                             "a one-layer block at layers -1 is left out"],
             "frame": {"variant": f.variant, "resolution": f.resolution, "in_channels": f.in_channels,

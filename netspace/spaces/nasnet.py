@@ -2,10 +2,9 @@
 
 The search picks a normal cell and a reduction cell of B = 5 blocks each.
 Every block chooses two inputs (the two previous cells' outputs, or an
-earlier block of the same cell) and an op for each, from ``CELL_OPS``
-(identity, 3x3 and 5x5 separable conv, 3x3 average and max pool, 1x1 conv,
-3x3 conv, 3x3 dilated conv); the two results are added, and the outputs no
-block reads are concatenated (``netspace.spec_cells``). Tokens, in order:
+earlier block of the same cell) and an op for each, from the space's op
+set (below); the two results are added, and the outputs no block reads are
+concatenated (``netspace.spec_cells``). Tokens, in order:
 for the normal then the reduction cell, for blocks 1..5: ``input_a``,
 ``op_a``, ``input_b``, ``op_b`` (40 tokens). Input options of block j are
 0 (h[i-2]), 1 (h[i-1]) and 2..j (blocks 1..j-1).
@@ -23,29 +22,41 @@ The network around the cells is fixed by the variant:
 Both use ScheduledDropPath with final probability ``drop_path`` (0 by
 default: set it on the space for training with it).
 
-Op set. The NASNet paper (Section 3) lists 13 ops: identity, 1x3 then 3x1
-conv, 1x7 then 7x1 conv, 3x3 dilated conv, 3x3 average pool, 3x3, 5x5 and
-7x7 max pool, 1x1 conv, 3x3 conv, 3x3, 5x5 and 7x7 separable conv
-(:data:`NASNET_PAPER_OPS`). This space draws from the reduced 8-op set
-:data:`NASNET_REDUCED_OPS` (``CELL_OPS``, the ops the model builder
-implements); the 5 ops missing are the 1x3/3x1 and 1x7/7x1 factorized convs,
-the 5x5 and 7x7 max pools and the 7x7 separable conv. The search space is
-therefore smaller than the paper's (8^2 instead of 13^2 op pairs per block).
+Op sets (``ops=``, :data:`OP_SETS`):
+
+- ``"paper"`` (the default, space ``NASNet``): the 13 ops of the paper's
+  Section 3, :data:`NASNET_OPS`: identity, 1x3 then 3x1 conv, 1x7 then 7x1
+  conv, 3x3 dilated conv, 3x3 average pool, 3x3, 5x5 and 7x7 max pool, 1x1
+  conv, 3x3 conv, 3x3, 5x5 and 7x7 depthwise-separable conv (their layers
+  are stated at ``netspace.spec_cells.CELL_OPS``); 13^2 op pairs per block.
+- ``"reduced"`` (space ``NASNet-reduced``): :data:`NASNET_REDUCED_OPS`, 8 of
+  them (identity, 3x3 and 5x5 separable conv, 3x3 average and max pool, 1x1
+  and 3x3 conv, 3x3 dilated conv). This subset is netspace's, not the
+  paper's: the paper searches all 13 ops and defines no smaller set. It is
+  kept as a named option for a smaller, cheaper space (8^2 op pairs per
+  block).
+
+A tuple of op names (a subset of ``CELL_OPS``) gives any other set.
+
+Each block combines its two results by addition; the paper's controller
+also chooses between addition and concatenation (its step 5), which this
+space does not offer.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from netspace.spaces.frame import Frame
 from netspace.spaces.samplers import SpaceError
 from netspace.spaces.tokens import Token, TokenSpace, option_index
 from netspace.spec_cells import CELL_OPS, CellNetSpec
 
-NASNET_PAPER_OPS = ("identity", "conv_1x3_3x1", "conv_1x7_7x1", "dil_conv_3x3", "avg_pool_3x3", "max_pool_3x3",
-                    "max_pool_5x5", "max_pool_7x7", "conv_1x1", "conv_3x3", "sep_conv_3x3", "sep_conv_5x5",
-                    "sep_conv_7x7")
-NASNET_REDUCED_OPS = CELL_OPS  # the 8 of them this space samples; see the module docstring
+NASNET_OPS = CELL_OPS  # the paper's 13, in its order
+NASNET_REDUCED_OPS = ("identity", "sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3",
+                      "conv_1x1", "conv_3x3", "dil_conv_3x3")  # netspace's subset; see the module docstring
+OP_SETS = {"paper": NASNET_OPS, "reduced": NASNET_REDUCED_OPS}
+_SPACE_NAMES = {"paper": "NASNet", "reduced": "NASNet-reduced"}
 
 NUM_BLOCKS = 5
 CELL_KINDS = ("normal", "reduction")
@@ -59,8 +70,10 @@ class NASNetSpace(TokenSpace):
     """Normal and reduction cells of ``blocks`` blocks; params are ``{"normal.block1.op_a": ..., ...}``."""
 
     def __init__(self, frame: Frame | None = None, *, filters: int | None = None, repeats: int | None = None,
-                 blocks: int = NUM_BLOCKS, drop_path: float = 0.0, dropout: float = 0.0) -> None:
-        self.name = "NASNet"
+                 blocks: int = NUM_BLOCKS, drop_path: float = 0.0, dropout: float = 0.0,
+                 ops: str | Sequence[str] = "paper") -> None:
+        self.ops, self.op_set = _op_set(ops)
+        self.name = _SPACE_NAMES.get(self.op_set, "NASNet")
         self.frame = frame or Frame()
         f0, r0, stem, stem_cells = _VARIANT[self.frame.variant]
         self.filters = f0 if filters is None else filters
@@ -81,8 +94,8 @@ class NASNetSpace(TokenSpace):
         for cell in CELL_KINDS:
             for j in range(1, blocks + 1):
                 inputs = tuple(range(j + 1))
-                self._tokens += [(f"{cell}.block{j}.input_a", inputs), (f"{cell}.block{j}.op_a", CELL_OPS),
-                                 (f"{cell}.block{j}.input_b", inputs), (f"{cell}.block{j}.op_b", CELL_OPS)]
+                self._tokens += [(f"{cell}.block{j}.input_a", inputs), (f"{cell}.block{j}.op_a", self.ops),
+                                 (f"{cell}.block{j}.input_b", inputs), (f"{cell}.block{j}.op_b", self.ops)]
 
     def tokens(self) -> list[Token]:
         return list(self._tokens)
@@ -94,7 +107,7 @@ class NASNetSpace(TokenSpace):
             vals = []
             for slot in SLOTS:
                 key = f"{cell}.block{j}.{slot}"
-                options = tuple(range(j + 1)) if slot.startswith("input") else CELL_OPS
+                options = tuple(range(j + 1)) if slot.startswith("input") else self.ops
                 vals.append(options[option_index(self.name, key, options, params[key])])
             out.append(tuple(vals))
         return tuple(out)
@@ -127,9 +140,10 @@ class NASNetSpace(TokenSpace):
             "name": self.name,
             "kind": "nasnet",
             "blocks": self.blocks,
-            "ops": list(CELL_OPS),
-            "op_set": "reduced: 8 of the paper's 13 ops",
-            "paper_ops_missing": [op for op in NASNET_PAPER_OPS if op not in CELL_OPS],
+            "ops": list(self.ops),
+            "op_set": {"paper": "the paper's 13 ops (Zoph et al. 2018, Section 3)",
+                       "reduced": "reduced: netspace's 8 of the paper's 13 ops"}.get(self.op_set, "custom"),
+            "paper_ops_missing": [op for op in NASNET_OPS if op not in self.ops],
             "combiner": "add",
             "tokens": len(self._tokens),
             "size": self.space_size(),
@@ -143,9 +157,33 @@ class NASNetSpace(TokenSpace):
         }
 
     def __repr__(self) -> str:
-        return f"NASNetSpace(variant={self.frame.variant!r}, filters={self.filters}, repeats={self.repeats})"
+        return (f"NASNetSpace(variant={self.frame.variant!r}, filters={self.filters}, repeats={self.repeats}, "
+                f"ops={self.op_set!r})")
+
+
+def _op_set(ops: str | Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """(op names, set name) of ``ops``: a name of :data:`OP_SETS` or a tuple of op names ("custom")."""
+    if isinstance(ops, str):
+        if ops not in OP_SETS:
+            raise SpaceError(f"NASNet: unknown op set {ops!r}; choose one of {', '.join(OP_SETS)} "
+                             "or give a list of op names")
+        return OP_SETS[ops], ops
+    ops = tuple(ops)
+    bad = [op for op in ops if op not in CELL_OPS]
+    if bad or not ops or len(set(ops)) != len(ops):
+        problem = f"unknown op(s) {', '.join(map(repr, bad))}" if bad else "ops must be distinct and non-empty"
+        raise SpaceError(f"NASNet: {problem}; choose from {', '.join(CELL_OPS)}")
+    for name, members in OP_SETS.items():
+        if ops == members:
+            return ops, name
+    return ops, "custom"
 
 
 def nasnet_space(frame: Frame | None = None, **kwargs: Any) -> NASNetSpace:
-    """The NASNet cell space for this frame (ImageNet 224px by default)."""
+    """The NASNet cell space for this frame (ImageNet 224px by default), the paper's 13 ops unless ``ops=``."""
     return NASNetSpace(frame, **kwargs)
+
+
+def nasnet_reduced_space(frame: Frame | None = None, **kwargs: Any) -> NASNetSpace:
+    """The NASNet cell space on netspace's 8-op subset (:data:`NASNET_REDUCED_OPS`)."""
+    return NASNetSpace(frame, ops="reduced", **kwargs)
