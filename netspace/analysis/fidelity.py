@@ -201,9 +201,10 @@ def sentence(fid: Mapping[str, Any]) -> str:
             f"permutation {format_p(fid['p'])}.")
     v = fid.get("verdict", INCONCLUSIVE)
     if v == CONSISTENT:
-        text += (f" The short schedule orders these models much as the longer one does: a pair of models is "
-                 f"ordered the same way by both with probability about {(1 + fid['kendall_tau']) / 2:.2f} "
-                 f"(interval {(1 + lo) / 2:.2f}-{(1 + hi) / 2:.2f}).")
+        text += (f" The short schedule orders these models like the longer one more often than chance would "
+                 f"(p < {fid.get('alpha', ALPHA):g}, tau's interval above 0): a pair of models is ordered the same "
+                 f"way by both with probability about {(1 + fid['kendall_tau']) / 2:.2f} (interval "
+                 f"{(1 + lo) / 2:.2f}-{(1 + hi) / 2:.2f}).")
     elif v == REVERSED:
         text += " The longer schedule significantly reverses the short schedule's order of these models."
     else:
