@@ -357,9 +357,30 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
                    help="a time budget (1h, 45m, 1h30m, or seconds) instead of --samples: the models per space are "
                    "chosen from the cost of one model per space measured here first (stored in OUT/plan.json)")
     p.add_argument("--flops", metavar="LOW:HIGH", help="flops window (default: the preset's)")
+    _add_fidelity_options(p)
     _add_executor_options(p, "study")
     _add_trial_options(p, PRESETS["quick"].trial, defaults="default: the preset's")
     p.set_defaults(func=_cmd_study)
+
+
+def _add_fidelity_options(p: argparse.ArgumentParser) -> None:
+    """One option per field of ``netspace.study.FidelityConfig`` (its ``flag``, help and default)."""
+    import dataclasses
+
+    from netspace.study import FidelityConfig
+
+    group = p.add_argument_group("fidelity stage (a subset retrained with a longer schedule)")
+    for f in dataclasses.fields(FidelityConfig):
+        kind = _field_type(f)
+        default = f.default
+        group.add_argument(f.metadata["flag"], dest=f"fidelity_{f.name}", default=None,
+                           type=int if kind is bool else kind, choices=[0, 1] if kind is bool else None,
+                           metavar={bool: "{0,1}", int: "N", float: "X"}[kind],
+                           help=f"{f.metadata['help']} (default {int(default) if kind is bool else _shown(default)})")
+
+
+def _fidelity_options(args: argparse.Namespace) -> dict:
+    return {k[len("fidelity_"):]: v for k, v in vars(args).items() if k.startswith("fidelity_") and v is not None}
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
@@ -369,7 +390,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
     if args.spaces:
         spaces = tuple(s.strip() for s in args.spaces.split(",") if s.strip())
     config = StudyConfig(preset=args.preset, spaces=spaces, samples=args.samples, flops=args.flops,
-                         trial=_trial_overrides(args), time=parse_duration(args.time) if args.time else None)
+                         trial=_trial_overrides(args), time=parse_duration(args.time) if args.time else None,
+                         fidelity=_fidelity_options(args))
     try:
         result = run_study(config, args.out, workers=args.workers, executor=args.executor, address=args.address,
                            force_new=args.force_new)
@@ -378,6 +400,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
         return 130
     for space, counts in result["counts"].items():
         print(f"{space}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    for space, counts in result.get("fidelity", {}).items():
+        print(f"fidelity {space}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     if result["report"]:
         print(result["report"])
     return 0

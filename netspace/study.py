@@ -12,6 +12,13 @@ same command resumes it; when every trial has finished, the report
 per-space analysis in ``OUT/analysis.html`` and the claims as numbers in
 ``OUT/summary.json``) is rewritten.
 
+After the sweeps, a stratified subset of the trained models is trained again
+with a schedule several times longer (:class:`FidelityConfig`), each space's
+in ``OUT/fidelity/<space>/`` (a sweep store of the chosen models, driven by the
+same driver, so it resumes and never retrains a finished model): the report
+says how far the short schedule ranks models and spaces as the longer one
+does (:mod:`netspace.analysis.fidelity`).
+
 This module sits above ``run`` and ``report``: it drives sweeps and then
 writes the reports, so that the whole study is one call in the Python API.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,6 +35,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from netspace.errors import NetspaceError
+from netspace.fields import help_meta
 from netspace.run.config import ComplexityWindow, SweepConfig
 from netspace.run.driver import drive, duration
 from netspace.run.executors import make_executor
@@ -77,6 +86,60 @@ PRESETS: dict[str, Preset] = {
 
 
 @dataclass(frozen=True)
+class FidelityConfig:
+    """The fidelity stage: which trained models are retrained with a longer schedule, and how much longer.
+
+    The subset (:func:`netspace.analysis.fidelity.choose_subset`) is at least
+    ``min_models`` and ``fraction`` of the trained models, at least one per
+    space, stratified over the spaces and over the error range in each, drawn
+    with the study's seed. The longer schedule is the study's with
+    ``epochs_factor`` times the epochs (rounded up; everything else equal).
+    A field's ``flag`` is its study option.
+    """
+
+    enabled: bool = field(default=True, metadata={**help_meta(
+        "after the sweeps, retrain a subset of the models with a longer schedule to measure how far the short "
+        "schedule's ranking holds (0: off)"), "flag": "--fidelity"})
+    fraction: float = field(default=0.1, metadata={**help_meta(
+        "share of the trained models retrained (rounded up)"), "flag": "--fidelity-fraction"})
+    min_models: int = field(default=8, metadata={**help_meta(
+        "retrain at least this many models (all of them if fewer were trained)"), "flag": "--fidelity-min"})
+    epochs_factor: float = field(default=4.0, metadata={**help_meta(
+        "the longer schedule's epochs as a multiple of the study's"), "flag": "--fidelity-epochs-factor"})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            if self.enabled not in (0, 1):
+                raise NetspaceError(f"study: --fidelity takes 1 (on) or 0 (off), got {self.enabled!r}")
+            object.__setattr__(self, "enabled", bool(self.enabled))
+        if isinstance(self.fraction, bool) or not isinstance(self.fraction, (int, float)) \
+                or not 0 <= self.fraction <= 1:
+            raise NetspaceError(f"study: --fidelity-fraction must be between 0 and 1, got {self.fraction!r}")
+        if isinstance(self.min_models, bool) or not isinstance(self.min_models, int) or self.min_models < 0:
+            raise NetspaceError(f"study: --fidelity-min must be an integer >= 0, got {self.min_models!r}")
+        if isinstance(self.epochs_factor, bool) or not isinstance(self.epochs_factor, (int, float)) \
+                or not 1 < self.epochs_factor <= 100:
+            raise NetspaceError(f"study: --fidelity-epochs-factor must be above 1 (a longer schedule) and at most "
+                                f"100, got {self.epochs_factor!r}")
+        if self.enabled and self.fraction == 0 and self.min_models == 0:
+            raise NetspaceError("study: --fidelity-fraction 0 with --fidelity-min 0 retrains nothing; "
+                                "give --fidelity 0 to turn the stage off")
+
+    def long_epochs(self, epochs: int) -> int:
+        """The longer schedule's epochs: ``epochs_factor`` times ``epochs``, rounded up, at least one more."""
+        return max(epochs + 1, math.ceil(epochs * self.epochs_factor - 1e-9))
+
+    def models(self, trained: int, spaces: int) -> int:
+        """How many of ``trained`` models this stage retrains (0 when off)."""
+        from netspace.analysis.fidelity import subset_size
+
+        return subset_size(trained, spaces, self.fraction, self.min_models) if self.enabled else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) if self.enabled else {"enabled": False}
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A study's settings (stored in ``OUT/study.json``; a rerun must match).
 
@@ -90,8 +153,14 @@ class StudyConfig:
     flops: str | None = None
     trial: Mapping[str, Any] = field(default_factory=dict)
     time: float | None = None  # seconds: choose the models per space from the measured cost per model
+    fidelity: FidelityConfig = field(default_factory=FidelityConfig)
 
     def __post_init__(self) -> None:
+        if isinstance(self.fidelity, Mapping):
+            from netspace.fields import from_mapping
+
+            object.__setattr__(self, "fidelity", from_mapping(FidelityConfig, self.fidelity, NetspaceError,
+                                                              "study: fidelity"))
         if self.preset not in PRESETS:
             raise NetspaceError(f"study: unknown preset {self.preset!r}; choose {', '.join(PRESETS)}")
         spaces = tuple(self.spaces)
@@ -134,7 +203,7 @@ class StudyConfig:
     def to_dict(self) -> dict[str, Any]:
         p = self.resolved
         d = {"preset": self.preset, "spaces": list(self.spaces), "samples": p.samples, "flops": p.flops,
-             "trial": p.trial.to_dict()}
+             "trial": p.trial.to_dict(), "fidelity": self.fidelity.to_dict()}
         if self.time is not None:  # N is chosen by the plan (OUT/plan.json), not stored here
             d.update(samples=None, time=self.time)
         return d
@@ -157,7 +226,7 @@ def _set_aside(out: Path, spaces: list[str]) -> Path:
     old = out / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
     old.mkdir()
     for name in [STUDY_FILE, PLAN_FILE, "report.html", "report_plots", "summary.json", "analysis.html", "analysis_plots",
-                 *spaces]:
+                 FIDELITY_DIR, *spaces]:
         if (out / name).exists():
             (out / name).rename(old / name)
     return old
@@ -170,7 +239,10 @@ def _check_settings(out: Path, config: StudyConfig, force_new: bool, log) -> Non
             stored = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise NetspaceError(f"{path} is unreadable ({e}); move it away or use another --out") from None
-        diff = differences(_upgrade_study(stored), config.to_dict())
+        stored = _upgrade_study(stored)
+        # Studies written before the fidelity stage existed gain it on a rerun; nothing they hold changes.
+        stored.setdefault("fidelity", config.fidelity.to_dict())
+        diff = differences(stored, config.to_dict())
         if diff:
             if not force_new:
                 raise NetspaceError(
@@ -190,8 +262,9 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, workers: int | None =
               address: str | None = None, force_new: bool = False, report: bool = True, log=None) -> dict[str, Any]:
     """Run (or continue) the study in ``out_dir`` and write its report.
 
-    Returns ``{"counts": {space: {status: n}}, "report": path or None}``; the
-    report is written once every trial has finished.
+    Returns ``{"counts": {space: {status: n}}, "fidelity": {space: {status: n}}, "report": path or None}``;
+    the fidelity stage starts once every trial of the sweeps has finished, the report once the fidelity
+    stage has too.
     """
     out = Path(out_dir)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -207,15 +280,19 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, workers: int | None =
                 plan = _plan(out, config, ex, log)
                 effective = dataclasses.replace(config, samples=plan["samples"], time=None)
             counts = _drive_spaces(out, effective, ex, log)
+            unfinished = sum(c["pending"] + c["running"] for c in counts.values())
+            fidelity: dict[str, dict[str, int]] = {}
+            if config.fidelity.enabled and not unfinished:
+                fidelity = _drive_fidelity(out, effective, ex, log)
+                unfinished = sum(c["pending"] + c["running"] for c in fidelity.values())
         finally:
             for lock in locks:
                 lock.__exit__(None, None, None)
         path = None
-        unfinished = sum(c["pending"] + c["running"] for c in counts.values())
         if report and not unfinished:
             path = write_study_reports(out, effective)
             log(f"report: {path}")
-        return {"counts": counts, "report": path}
+        return {"counts": counts, "fidelity": fidelity, "report": path}
 
 
 def _drive_spaces(out: Path, config: StudyConfig, ex, log) -> dict[str, dict[str, int]]:
@@ -231,6 +308,111 @@ def _drive_spaces(out: Path, config: StudyConfig, ex, log) -> dict[str, dict[str
             r.store.close()
 
 
+FIDELITY_DIR = "fidelity"
+
+
+def fidelity_dir(out: Path, space: str) -> Path:
+    return out / FIDELITY_DIR / space
+
+
+def _trained_errors(out: Path, spaces: tuple[str, ...]) -> dict[str, dict[int, float]]:
+    """Each space's trained models (trial -> short-schedule error), from its sweep store."""
+    from netspace.run.store import Store
+
+    errors = {}
+    for space in spaces:
+        with Store(space_dir(out, space)) as store:
+            errors[space] = {t.trial: t.error for t in store.trials("done") if t.error is not None}
+    return errors
+
+
+def _fidelity_run(out: Path, config: StudyConfig, space: str, trials: list[int], log) -> Any:
+    """The retraining of ``trials`` of ``space`` with the longer schedule, as a run of the driver."""
+    from netspace.run.driver import Run
+    from netspace.run.store import Store
+    from netspace.run.sweep import open_checked
+    from netspace.search.propose import Candidate, ListProposer
+    from netspace.spec import spec_from_dict
+
+    p = config.resolved
+    long = p.trial.replace(epochs=config.fidelity.long_epochs(p.epochs))
+    sweep = SweepConfig(space=space, samples=len(trials), trial=long, window=ComplexityWindow(flops=p.flops))
+    settings = {**sweep.to_dict(), "retrain": {"source": f"../../{space}", "trials": list(trials),
+                                               "short_epochs": p.epochs, **config.fidelity.to_dict()}}
+    with Store(space_dir(out, space)) as source:
+        by_trial = {t.trial: t for t in source.trials()}
+    candidates = [Candidate(dict(t.params), spec_from_dict(t.spec),
+                            {"flops": t.flops, "params": t.num_params, "acts": t.acts})
+                  for t in (by_trial[i] for i in trials)]
+    where = fidelity_dir(out, space)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    store, new = open_checked(where, settings, log=log, what="fidelity retraining")
+    try:
+        run = Run(f"{FIDELITY_DIR}/{space}", store, where, ListProposer(candidates), budget=len(trials),
+                  batch=len(trials), trial=long, log=log,
+                  first_settings={"config": settings, "kind": "fidelity", "created": time.time()})
+        if new:
+            run.ask_round()  # every chosen model, with the settings, in one transaction
+        return run
+    except BaseException:
+        store.close()
+        raise
+
+
+def _drive_fidelity(out: Path, config: StudyConfig, ex, log) -> dict[str, dict[str, int]]:
+    """Retrain the chosen subset with the longer schedule (resumable: ``OUT/fidelity/<space>/``)."""
+    from netspace.analysis.fidelity import choose_subset
+
+    f, p = config.fidelity, config.resolved
+    errors = _trained_errors(out, config.spaces)
+    chosen = choose_subset(errors, fraction=f.fraction, min_models=f.min_models,
+                           seed=config.seed)
+    long = f.long_epochs(p.epochs)
+    trained = sum(len(e) for e in errors.values())
+    locks = [DriverLock(fidelity_dir(out, s)) for s in chosen]
+    runs = []
+    try:
+        for lock in locks:
+            lock.__enter__()
+        for space, trials in chosen.items():
+            runs.append(_fidelity_run(out, config, space, trials, lambda m, s=space: log(f"fidelity {s}: {m}")))
+        total = sum(len(t) for t in chosen.values())
+        log(f"fidelity: {total} of {trained} trained models retrained with {long} epochs instead of {p.epochs} "
+            f"(in {out / FIDELITY_DIR})")
+        drive(runs, ex, log)
+        return {space: r.store.counts() for space, r in zip(chosen, runs)}
+    finally:
+        for r in runs:
+            r.store.close()
+        for lock in locks:
+            lock.__exit__(None, None, None)
+
+
+def fidelity_pairs(out: str | Path, spaces: tuple[str, ...] | list[str]) -> "Any":
+    """One row per retrained model: space, trial (in the space's sweep), short_error, long_error, long_status."""
+    import pandas as pd
+
+    from netspace.run.store import Store
+
+    out = Path(out)
+    rows = []
+    for space in spaces:
+        where = fidelity_dir(out, space)
+        if not (where / "sweep.sqlite").exists():
+            continue
+        with Store(where) as store:
+            source = store.settings()["config"]["retrain"]["trials"]
+            long = {t.trial: t for t in store.trials()}
+        with Store(space_dir(out, space)) as store:
+            short = {t.trial: t for t in store.trials()}
+        for i, trial in enumerate(source):
+            t = long.get(i)
+            rows.append({"space": space, "trial": trial, "short_error": short[trial].error,
+                         "long_error": t.error if t is not None and t.status == "done" else None,
+                         "long_status": None if t is None else t.status, "flops": short[trial].flops})
+    return pd.DataFrame(rows, columns=["space", "trial", "short_error", "long_error", "long_status", "flops"])
+
+
 PLAN_FILE = "plan.json"
 
 
@@ -239,9 +421,34 @@ def samples_for(seconds: float, seconds_per_model: float, workers: int, spaces: 
     return max(1, int(seconds * workers / (seconds_per_model * spaces)))
 
 
+def plan_samples(seconds: float, seconds_per_model: float, workers: int, spaces: int,
+                 fidelity: FidelityConfig, short_epochs: int) -> dict[str, Any]:
+    """Models per space that fit ``seconds`` together with the fidelity retraining they lead to.
+
+    A retrained model is costed at ``seconds_per_model`` times the ratio of the
+    epochs (the time of a trial is about proportional to its epochs); the
+    largest N with (spaces * N + fidelity models * ratio) * seconds_per_model
+    / workers within the budget is chosen (at least 1).
+    """
+    ratio = fidelity.long_epochs(short_epochs) / short_epochs if fidelity.enabled else 0.0
+
+    def wall(n: int) -> tuple[float, float, int]:
+        k = fidelity.models(spaces * n, spaces)
+        return spaces * n * seconds_per_model / workers, k * ratio * seconds_per_model / workers, k
+
+    n = samples_for(seconds, seconds_per_model, workers, spaces)
+    while n > 1 and sum(wall(n)[:2]) > seconds:
+        n -= 1
+    sweep_s, fid_s, k = wall(n)
+    return {"samples": n, "sweep_seconds": sweep_s, "fidelity_models": k,
+            "fidelity_epochs": fidelity.long_epochs(short_epochs) if fidelity.enabled else None,
+            "fidelity_seconds": fid_s, "fidelity_share": fid_s / seconds}
+
+
 def _plan(out: Path, config: StudyConfig, ex, log) -> dict[str, Any]:
     """The models per space of a time-budgeted study: measured once (a pilot of one model per space, which
-    stays the first model of each space), stored in ``OUT/plan.json`` and reused by every rerun."""
+    stays the first model of each space), stored in ``OUT/plan.json`` and reused by every rerun. The budget
+    covers the fidelity retraining too (:func:`plan_samples`)."""
     from netspace.analysis.evidence import detectable_ks_d
     from netspace.run.store import Store
 
@@ -263,16 +470,24 @@ def _plan(out: Path, config: StudyConfig, ex, log) -> dict[str, Any]:
                             f"{out}/<space>/trials for why, or give --samples N instead of --time")
     per_model = float(sorted(seconds)[len(seconds) // 2])
     workers = ex.workers or 1
-    n = samples_for(config.time, per_model, workers, len(config.spaces))
+    budget = plan_samples(config.time, per_model, workers, len(config.spaces), config.fidelity,
+                          config.resolved.epochs)
+    n = budget["samples"]
     d = detectable_ks_d(n, n) if n >= 2 else 1.0
     plan = {"time": config.time, "seconds_per_model": per_model, "pilot_models": len(seconds), "workers": workers,
-            "samples": n, "detectable_ks_d": d}
+            **budget, "detectable_ks_d": d}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(plan, indent=1) + "\n")
     tmp.replace(path)
     log(f"time budget {duration(config.time)}: {per_model:.0f} s per model here (median of {len(seconds)} pilot "
         f"models), {workers} worker(s): {n} models per space; at n = {n} per space a KS test detects "
         f"D >= {d:.2f} at 80% power (alpha 0.05)")
+    if config.fidelity.enabled:
+        over = " (over the budget even at 1 model per space: add --fidelity 0 or a longer --time)" \
+            if budget["sweep_seconds"] + budget["fidelity_seconds"] > config.time else ""
+        log(f"time budget {duration(config.time)}: about {duration(budget['fidelity_seconds'])} "
+            f"({100 * budget['fidelity_share']:.0f}%) of it retrains {budget['fidelity_models']} models with "
+            f"{budget['fidelity_epochs']} epochs{over}")
     return plan
 
 
@@ -299,8 +514,11 @@ def write_study_reports(out_dir: str | Path, config: StudyConfig) -> str:
     out = Path(out_dir)
     df = load([space_dir(out, s) for s in config.spaces])
     p = config.resolved
-    analysis = write_report(df, out / "analysis.html", title="netspace study: per-space analysis")
-    data, sched = p.trial.data, p.trial.schedule
+    data, sched, f = p.trial.data, p.trial.schedule, config.fidelity
+    pairs = fidelity_pairs(out, config.spaces) if f.enabled else None
+    epochs = (sched.epochs, f.long_epochs(sched.epochs))
+    analysis = write_report(df, out / "analysis.html", title="netspace study: per-space analysis",
+                            fidelity=None if pairs is None else (pairs, epochs))
     settings = {"data": data.name, "preset": config.preset, "flops window": p.flops,
                 "models per space": p.samples, "epochs": sched.epochs,
                 "recipe": (f"SGD lr {sched.lr:g} (momentum {sched.momentum:g}{', Nesterov' if sched.nesterov else ''}), "
@@ -317,7 +535,13 @@ def write_study_reports(out_dir: str | Path, config: StudyConfig) -> str:
             f"{plan['samples']}, chosen for a time budget of {duration(plan['time'])} from {plan['seconds_per_model']:.0f} s "
             f"per model measured here ({plan['workers']} worker(s)); detectable KS D at 80% power: "
             f"{plan['detectable_ks_d']:.2f}")
+        if plan.get("fidelity_models"):
+            settings["models per space"] += (f"; {100 * plan['fidelity_share']:.0f}% of the budget planned for "
+                                             f"retraining {plan['fidelity_models']} models")
+    settings["fidelity stage"] = (f"{f.fraction:g} of the trained models (at least {f.min_models}) retrained with "
+                                  f"{f.long_epochs(sched.epochs)} epochs" if f.enabled else "off")
     recipe = {"schedule": sched.to_dict(), "data": data.to_dict(), "flops": p.flops, "models_per_space": p.samples,
               "limit_train": data.limit_train, "limit_test": data.limit_test, "seed": sched.seed}
     return write_study_report(df, out / "report.html", spaces=config.spaces, settings=settings,
-                              analysis_page=analysis, preset=config.preset, recipe=recipe)
+                              analysis_page=analysis, preset=config.preset, recipe=recipe, fidelity_pairs=pairs,
+                              fidelity_epochs=epochs)

@@ -177,16 +177,21 @@ def test_durations_and_the_samples_a_time_budget_buys():
 
 @needs_fmnist
 def test_a_time_budgeted_study_measures_then_plans_then_keeps_its_plan(tmp_path):
-    from netspace.study import StudyConfig, run_study, samples_for
+    from netspace.study import StudyConfig, plan_samples, run_study
 
-    config = StudyConfig(preset="tiny", spaces=("RegNetX", "RegNetY"), time=60.0, trial={"precision": "fp32"})
+    config = StudyConfig(preset="tiny", spaces=("RegNetX", "RegNetY"), time=60.0, trial={"precision": "fp32"},
+                         fidelity={"min_models": 2, "epochs_factor": 2})
     lines: list[str] = []
     result = run_study(config, tmp_path, workers=2, report=False, log=lines.append)
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["pilot_models"] == 2 and plan["workers"] == 2
-    assert plan["samples"] == samples_for(60.0, plan["seconds_per_model"], 2, 2)
+    # the budget covers the fidelity retraining: the plan says how much of it goes there
+    assert plan == {**plan, **plan_samples(60.0, plan["seconds_per_model"], 2, 2, config.fidelity, 1)}
+    assert plan["fidelity_epochs"] == 2 and plan["fidelity_models"] >= 2 and 0 < plan["fidelity_share"] < 1
     assert all(c["done"] == plan["samples"] for c in result["counts"].values())
+    assert sum(c["done"] for c in result["fidelity"].values()) == plan["fidelity_models"]
     assert any("models per space; at n =" in line and "80% power" in line for line in lines)
+    assert any(f"retrains {plan['fidelity_models']} models with 2 epochs" in line for line in lines)
     again: list[str] = []
     run_study(config, tmp_path, workers=2, report=False, log=again.append)  # the plan is kept, nothing retrained
     assert json.loads((tmp_path / "plan.json").read_text()) == plan

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -51,13 +52,31 @@ def _done_counts(out) -> dict[str, int]:
     return counts
 
 
+# The fidelity stage at the tiny scale: 8 of the 24 models (one per space) retrained with 2 epochs instead of 1
+# (a factor of 2 rather than the default 4 keeps the test short; the stage is the same).
+TINY_FIDELITY = {"epochs_factor": 2}
+
+
 @needs_fmnist
 def test_tiny_study_end_to_end_writes_the_report(tmp_path):
     out = tmp_path / "study"
-    result = run_study(StudyConfig(preset="tiny"), out, log=_quiet)
+    config = StudyConfig(preset="tiny", fidelity=TINY_FIDELITY)
+    result = run_study(config, out, log=_quiet)
     n = PRESETS["tiny"].samples
     assert result["counts"] == {s: {"pending": 0, "running": 0, "done": n, "diverged": 0, "failed": 0}
                                 for s in STUDY_SPACES}
+    # the fidelity stage: one model per space (8 = max(8, 10% of 24)), retrained through the driver
+    assert result["fidelity"] == {s: {"pending": 0, "running": 0, "done": 1, "diverged": 0, "failed": 0}
+                                  for s in STUDY_SPACES}
+    source_of = {}
+    for space in STUDY_SPACES:
+        with Store(out / "fidelity" / space) as long, Store(out / space) as short:
+            (t,) = long.trials()
+            (source,) = long.settings()["config"]["retrain"]["trials"]
+            source_of[space] = source
+            assert t.spec == short.trials()[source].spec and t.epochs == 2
+            assert [m["epoch"] for m in long.metrics(t.trial)] == [1, 2]
+            assert long.settings()["config"]["trial"]["schedule"]["epochs"] == 2
     for space in STUDY_SPACES:
         with Store(out / space) as store:
             trials = store.trials()
@@ -85,21 +104,53 @@ def test_tiny_study_end_to_end_writes_the_report(tmp_path):
     assert [s["space"] for s in summary["spaces"]] == list(STUDY_SPACES)
     assert summary["claims"] and all(c["verdict"] != AGREES for c in summary["claims"])
     assert "agrees</td>" not in html
+    # proxy fidelity: the numbers, and a verdict no stronger than they are
+    fid = summary["proxy_fidelity"]
+    assert fid["n"] == 8 and (fid["short_epochs"], fid["long_epochs"]) == (1, 2)
+    assert -1 <= fid["kendall_tau"] <= 1 and -1 <= fid["spearman_rho"] <= 1 and 0 < fid["p"] <= 1
+    assert len(fid["kendall_tau_ci"]) == 2 and fid["kendall_tau_ci"][0] <= fid["kendall_tau"] <= fid["kendall_tau_ci"][1]
+    assert fid["p_method"] == "exact permutation" and fid["space_pairs"] == 28 == len(fid["space_order"])
+    assert set(fid["per_space"]) == set(STUDY_SPACES)
+    if fid["verdict"] == "consistent":
+        assert fid["p"] < 0.05 and fid["kendall_tau_ci"][0] > 0
+    else:
+        assert "cannot show" in fid["sentence"] or "reverses" in fid["sentence"]
+    assert "How far the short schedule can be trusted" in html and "of 28 pairs of spaces" in html
+    assert (out / "report_plots" / "proxy_fidelity.png").stat().st_size > 1000
+    assert "How far the short schedule can be trusted" in (out / "analysis.html").read_text()
     # a rerun trains nothing and rewrites the report
-    stamps = {s: [t.wall_seconds for t in Store(out / s).trials()] for s in STUDY_SPACES}
+    stores = [*STUDY_SPACES, *(f"fidelity/{s}" for s in STUDY_SPACES)]
+    stamps = {s: [t.wall_seconds for t in Store(out / s).trials()] for s in stores}
     before = (out / "report.html").stat().st_mtime_ns
     time.sleep(0.05)
-    again = run_study(StudyConfig(preset="tiny"), out, log=_quiet)
-    assert again["counts"] == result["counts"]
-    assert {s: [t.wall_seconds for t in Store(out / s).trials()] for s in STUDY_SPACES} == stamps
+    again = run_study(config, out, log=_quiet)
+    assert again["counts"] == result["counts"] and again["fidelity"] == result["fidelity"]
+    assert {s: [t.wall_seconds for t in Store(out / s).trials()] for s in stores} == stamps
     assert (out / "report.html").stat().st_mtime_ns > before
+    # Killed while retraining: a trial the driver had started is 'running' with no result and no finished
+    # run directory. The rerun retrains that one model only, and the same one.
+    with sqlite3.connect(out / "fidelity" / "RegNetY" / "sweep.sqlite") as con:
+        con.execute("UPDATE trials SET status='running', error=NULL, best_error=NULL, epochs=NULL, "
+                    "wall_seconds=NULL WHERE trial=0")
+        con.execute("DELETE FROM metrics WHERE trial=0")
+    shutil.rmtree(out / "fidelity" / "RegNetY" / "trials" / "0000")
+    lines: list[str] = []
+    resumed = run_study(config, out, report=False, log=lines.append)
+    assert resumed["fidelity"] == result["fidelity"]
+    assert any("1 of 8 trials to train" in line for line in lines), lines
+    after = {s: [t.wall_seconds for t in Store(out / s).trials()] for s in stores}
+    assert {s: v for s, v in after.items() if s != "fidelity/RegNetY"} == \
+        {s: v for s, v in stamps.items() if s != "fidelity/RegNetY"}
+    assert after["fidelity/RegNetY"][0] and after["fidelity/RegNetY"] != stamps["fidelity/RegNetY"]
+    with Store(out / "fidelity" / "RegNetY") as store:
+        assert store.settings()["config"]["retrain"]["trials"] == [source_of["RegNetY"]]  # the same model
 
 
 @needs_fmnist
 def test_killed_study_resumes_and_trains_each_trial_once(tmp_path):
     out = tmp_path / "study"
     cmd = [sys.executable, "-m", "netspace.cli", "study", "--preset", "tiny", "--spaces", "AnyNetX_A,RegNetX",
-           "--samples", "4", "--out", str(out)]
+           "--samples", "4", "--fidelity", "0", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and sum(_done_counts(out).values()) < 2:
@@ -128,13 +179,19 @@ def test_killed_study_resumes_and_trains_each_trial_once(tmp_path):
 @needs_fmnist
 def test_changed_settings_refused_unless_force_new(tmp_path):
     out = tmp_path / "study"
-    cfg = StudyConfig(preset="tiny", spaces=("RegNetX",), samples=2)
+    off = {"enabled": False}
+    cfg = StudyConfig(preset="tiny", spaces=("RegNetX",), samples=2, fidelity=off)
     run_study(cfg, out, log=_quiet)
     with pytest.raises(NetspaceError, match=r"other settings \(samples: 2 -> 3\).*--force-new"):
-        run_study(StudyConfig(preset="tiny", spaces=("RegNetX",), samples=3), out, log=_quiet)
+        run_study(StudyConfig(preset="tiny", spaces=("RegNetX",), samples=3, fidelity=off), out, log=_quiet)
+    with pytest.raises(NetspaceError, match=r"other settings \(fidelity.enabled: False -> True"):
+        run_study(StudyConfig(preset="tiny", spaces=("RegNetX",), samples=2), out, log=_quiet)
     with Store(out / "RegNetX") as store:
         assert len(store.trials("done")) == 2  # nothing lost
-    run_study(StudyConfig(preset="tiny", spaces=("RegNetX",), samples=3), out, force_new=True, log=_quiet)
+    assert json.loads((out / "summary.json").read_text())["proxy_fidelity"]["n"] == 0  # off: said so
+    assert not (out / "fidelity").exists()
+    run_study(StudyConfig(preset="tiny", spaces=("RegNetX",), samples=3, fidelity=off), out, force_new=True,
+              log=_quiet)
     previous = list(out.glob("previous-*"))
     assert len(previous) == 1 and (previous[0] / "RegNetX" / "sweep.sqlite").exists()
     with Store(out / "RegNetX") as store:
@@ -148,6 +205,8 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
         (["study", "--samples", "0", "--out", str(tmp_path / "b")], "--samples must be an integer >= 1"),
         (["study", "--preset", "tiny", "--flops", "5M:1M", "--out", str(tmp_path / "c")], "5M:1M"),
         (["study", "--preset", "tiny", "--data", "nope", "--out", str(tmp_path / "d")], "nope"),
+        (["study", "--preset", "tiny", "--fidelity-fraction", "2", "--out", str(tmp_path / "e")],
+         "--fidelity-fraction must be between 0 and 1"),
     ]:
         with pytest.raises(SystemExit) as e:
             raise SystemExit(main(argv))

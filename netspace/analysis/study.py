@@ -305,6 +305,8 @@ def study_summary(df: pd.DataFrame, observations: Sequence[Observation], spaces:
         rows.append({"space": space, "n": int(e.size), "median_error": float(np.median(e)) if e.size else None})
     fidelity = proxy_fidelity or {"kendall_tau": None, "kendall_tau_ci": None, "spearman_rho": None,
                                   "spearman_rho_ci": None, "n": 0,
-                                  "note": "not measured: this study retrained no subset with a longer schedule"}
+                                  "p": None, "verdict": None,
+                                  "note": "not measured: the fidelity stage is off (--fidelity 0), so this study "
+                                          "retrained no subset with a longer schedule"}
     return {"claims": [o.summary() for o in observations], "spaces": rows, "proxy_fidelity": fidelity,
             "recipe": recipe or {}, "preset": preset, "alpha": ALPHA, "equivalence_margin_d": D_MARGIN}

@@ -4,7 +4,7 @@ The report's sections are registered here, one line each, in page order
 (see :mod:`netspace.report.sections`).
 """
 
-from netspace.report import sections
+from netspace.report import fidelity, sections
 from netspace.report.sections import SECTIONS
 from netspace.report.write import write_report
 
@@ -16,5 +16,6 @@ SECTIONS.register("trends", sections.trends_across_sweeps)
 SECTIONS.register("regnet_fit", sections.regnet_fit)
 SECTIONS.register("block_widths", sections.block_widths)
 SECTIONS.register("curves", sections.training_curves)
+SECTIONS.register("proxy_fidelity", fidelity.proxy_fidelity_section)
 
 __all__ = ["SECTIONS", "write_report"]

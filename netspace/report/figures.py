@@ -233,3 +233,22 @@ def pareto_plot(groups: dict[str, pd.DataFrame], cost: str):
     ax.set_ylabel(ERROR_LABEL)
     top_legend(fig, ax)
     return fig, pd.DataFrame(rows)
+
+
+def fidelity_plot(pairs: pd.DataFrame, short_epochs: int | None = None, long_epochs: int | None = None):
+    """Each retrained model's error under the short schedule against its error under the longer one, by space."""
+    fig, (ax,) = new_axes(5.4, 4.2)
+    done = pairs[pd.to_numeric(pairs["long_error"], errors="coerce").notna()]
+    for i, (name, part) in enumerate(done.groupby("space", sort=False)):
+        ax.scatter(part["short_error"], part["long_error"], s=26, color=color(i),
+                   label=f"{text(name)} (n={len(part)})")
+    if len(done):
+        lo = float(min(done["short_error"].min(), done["long_error"].min()))
+        hi = float(max(done["short_error"].max(), done["long_error"].max()))
+        ax.plot([lo, hi], [lo, hi], ls=":", color="#888888", lw=1, label="same error")
+    short = f"{short_epochs} epochs" if short_epochs else "short schedule"
+    long = f"{long_epochs} epochs" if long_epochs else "longer schedule"
+    ax.set_xlabel(f"{ERROR_LABEL}, {short}")
+    ax.set_ylabel(f"{ERROR_LABEL}, {long}")
+    ax.legend(fontsize=7)
+    return fig, done.reset_index(drop=True)

@@ -48,6 +48,8 @@ class Context:
     samples: int
     seed: int
     keep: Callable[..., str]  # keep(figure_and_data, file name, title) -> the figure's HTML
+    # A study's retrained models: (pairs of short and long errors, (short epochs, long epochs)), else None.
+    fidelity: tuple[pd.DataFrame, tuple[int, int]] | None = None
 
     @cached_property
     def complexity(self) -> list[str]:

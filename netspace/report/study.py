@@ -21,7 +21,9 @@ import pandas as pd
 from netspace.analysis import Panel, best_ranges, comparison_table, finished_by_sweep
 from netspace.analysis.evidence import ALPHA, D_MARGIN
 from netspace.analysis.study import AGREES, DISAGREES, observations_table, study_observations, study_summary
+from netspace.analysis.fidelity import proxy_fidelity
 from netspace.report import figures
+from netspace.report.fidelity import fidelity_html
 from netspace.schema import label
 from netspace.report.output import Plot, save_plot
 from netspace.report.page import esc, figure, page, paragraph, section, table
@@ -90,9 +92,16 @@ def write_summary(summary: dict[str, Any], path: str | os.PathLike) -> str:
 def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces: Sequence[str],
                        settings: dict[str, Any] | None = None, analysis_page: str | None = None,
                        samples: int = 2500, seed: int = 0, preset: str | None = None,
-                       recipe: dict[str, Any] | None = None) -> str:
+                       recipe: dict[str, Any] | None = None, fidelity_pairs: pd.DataFrame | None = None,
+                       fidelity_epochs: tuple[int, int] | None = None) -> str:
     """Write the study page (plots beside it in ``<page>_plots/``) and ``summary.json`` beside it; returns the
-    page's path."""
+    page's path.
+
+    ``fidelity_pairs`` (one row per retrained model: ``space``, ``trial``,
+    ``short_error``, ``long_error``; :func:`netspace.study.fidelity_pairs`)
+    with ``fidelity_epochs`` (short, long) give the proxy-fidelity section and
+    ``summary.json``'s ``proxy_fidelity``; None: the stage was off.
+    """
     out_html = os.fspath(out_html)
     page_dir = os.path.dirname(os.path.abspath(out_html))
     plot_dir = os.path.join(page_dir, os.path.splitext(os.path.basename(out_html))[0] + "_plots")
@@ -129,6 +138,11 @@ def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces:
                                                    for r in steps) + "</ul>")
         parts.append(table(comparison_table(steps).drop(columns=["summary"])))
     body.append(section("EDF progression", *parts, "<h3>Trials per space</h3>", table(counts)))
+    fid = None
+    if fidelity_pairs is not None:
+        short, long = fidelity_epochs or (None, None)
+        fid = proxy_fidelity(fidelity_pairs, short_epochs=short, long_epochs=long, spaces=spaces, seed=seed)
+        body.append(fidelity_html(fidelity_pairs, fid, keep))
 
     regnet = next((s for s in ("RegNetX", "RegNet") if s in groups), None)
     if regnet is not None:
@@ -168,7 +182,7 @@ def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces:
         body.append(paragraph(f"Full per-space analysis (every parameter, complexity, trends, curves): {rel}", "note")
                     .replace(esc(rel), f'<a href="{esc(rel)}">{esc(rel)}</a>'))
 
-    write_summary(study_summary(df, observations, spaces, preset=preset, recipe=recipe),
+    write_summary(study_summary(df, observations, spaces, preset=preset, recipe=recipe, proxy_fidelity=fid),
                   os.path.join(page_dir, "summary.json"))
     html = page("netspace design-space study", body).replace("</style>", _VERDICT_CSS + "</style>", 1)
     os.makedirs(page_dir, exist_ok=True)

@@ -28,13 +28,15 @@ def _split_words(df: pd.DataFrame) -> tuple[str, str | None]:
 
 def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: str | None = None,
                  metrics: Sequence[str] | None = None, title: str = "netspace sweep report",
-                 samples: int = 2500, seed: int = 0) -> str:
+                 samples: int = 2500, seed: int = 0,
+                 fidelity: tuple[pd.DataFrame, tuple[int, int]] | None = None) -> str:
     """Write the report page (and every plot as PNG/SVG/CSV beside it); returns the page's path.
 
     ``normalize`` ("flops" or "params") weights the EDFs and KS tests so the
     sweeps' complexity distributions match (see netspace.analysis.normalize);
     ``metrics`` are the columns to plot error against (default: every design
-    parameter that varies; ``netspace.schema`` tells a column's role by its name).
+    parameter that varies; ``netspace.schema`` tells a column's role by its name); ``fidelity``: a study's
+    retrained models (``netspace.study.fidelity_pairs`` and the two schedules' epochs) for their section.
     """
     if normalize not in (None, "flops", "params"):
         raise AnalysisError(f"normalize: expected None, 'flops' or 'params', got {normalize!r}")
@@ -65,7 +67,7 @@ def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: st
     body.append(section("Summary", table(summary)))
 
     ctx = Context(df=df, groups=groups, done_all=done_all, params=params, split=split, normalize=normalize,
-                  samples=samples, seed=seed, keep=keep)
+                  samples=samples, seed=seed, keep=keep, fidelity=fidelity)
     for name in SECTIONS:  # registration order is page order (netspace/report/__init__.py)
         html = SECTIONS[name](ctx)
         if html:

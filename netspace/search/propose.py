@@ -132,6 +132,25 @@ class SpaceSampler(Proposer):
         return out
 
 
+class ListProposer(Proposer):
+    """Given candidates, in the given order: the models a study trains again with a longer schedule.
+
+    The i-th candidate is always the i-th of the list, so a store of these
+    trials resumes like a sweep's (its state is the number of trials it holds).
+    """
+
+    kind = "list"
+
+    def __init__(self, candidates: list[Candidate]) -> None:
+        super().__init__()
+        self.candidates = list(candidates)
+
+    def ask(self, n: int) -> list[Candidate]:
+        out = self.candidates[self.asked:self.asked + n]
+        self.asked += len(out)
+        return out
+
+
 class TokenProposer(Proposer):
     """A token strategy, its candidates kept inside the space and the window."""
 
