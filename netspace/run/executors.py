@@ -167,7 +167,9 @@ class RayExecutor:
             while pending and len(running) < limit:
                 job = pending.pop(0)
                 on_start(job)
-                running[task.options(name=ray_task_name(job)).remote(absolute_paths(job), self.cpus_per_trial)] = job
+                ref = task.options(name=ray_task_name(job)).remote(absolute_paths(job), self.cpus_per_trial,
+                                                                   os.getcwd())
+                running[ref] = job
             ready, _ = ray.wait(list(running), num_returns=1)
             for ref in ready:
                 job = running.pop(ref)
@@ -179,12 +181,10 @@ class RayExecutor:
 
 
 def absolute_paths(job: Job) -> Job:
-    """The job with its trial directory and data directory absolute, as the driver's working directory
-    resolves them: a Ray worker runs in a directory of Ray's, on this node or another."""
-    data = dict(job["data"])
-    if data.get("data_dir"):
-        data["data_dir"] = os.path.abspath(os.path.expanduser(data["data_dir"]))
-    return {**job, "out_dir": os.path.abspath(job["out_dir"]), "data": data}
+    """The job with its trial directory absolute, as the driver's working directory resolves it: a Ray
+    worker runs in a directory of Ray's, on this node or another. (The data settings stay as stored, since
+    a trial's checkpoint records them; the worker resolves them from the driver's directory.)"""
+    return {**job, "out_dir": os.path.abspath(job["out_dir"])}
 
 
 def ray_task_name(job: Job) -> str:
@@ -206,10 +206,12 @@ def ray_fault(exc: BaseException) -> dict[str, Any]:
     return {"status": RETRY, "message": f"ray worker lost: {type(shown).__name__}: {first}"}
 
 
-def _ray_trial(job: Job, threads: int) -> dict:
+def _ray_trial(job: Job, threads: int, cwd: str) -> dict:
     import torch
 
     torch.set_num_threads(threads)
+    if os.path.isdir(cwd):  # a relative --data-dir resolves as where the command ran (shared mounts)
+        os.chdir(cwd)
     return run_trial(job)
 
 
