@@ -366,5 +366,5 @@ def _drive(runs: list[Run], executor, log: Callable[[str], None], tty: bool | No
         progress.close()
     stopped = sum(len(r.retry_later) for r in runs)
     if stopped:
-        log(f"{stopped} trial(s) stopped by a fault of the machine (disk full, permission, memory) and stay "
-            "pending; free the resource and rerun the same command to train them")
+        log(f"{stopped} trial(s) stopped by a fault of the machine (disk full, permission, memory, a worker or "
+            "node lost) and stay pending; free the resource and rerun the same command to train them")

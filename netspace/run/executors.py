@@ -11,6 +11,13 @@ most ``workers`` in flight. It knows nothing of what a trial does: it calls
   so a killed driver leaves no orphan training into the sweep directory.
 - ``RayExecutor``: each trial is a Ray task with ``num_cpus`` (and ``num_gpus``)
   resources, on a local Ray started for you or an existing cluster.
+
+A worker that dies under a trial (killed, out of memory, its node lost) is a
+fault of the machine, whichever executor ran it: the trial comes back as
+``RETRY``, the driver leaves it pending, and the next invocation trains it
+from its last checkpoint. Neither executor retries it within the run: a
+fault that persists (the kernel's OOM killer, a full disk) would strike
+again, and a retry the store does not see would leave no trace of it.
 """
 
 from __future__ import annotations
@@ -77,17 +84,24 @@ class LocalExecutor:
                 self._pool.shutdown(wait=True)
                 self._pool = None
 
+    def _new_pool(self, ctx) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.threads,))
+
     def run(self, jobs: list[Job], on_start: Callable[[Job], None]) -> Iterator[tuple[Job, dict]]:
         if not jobs:
             return
         ctx = multiprocessing.get_context("spawn")
         pending = list(jobs)
-        pool = self._pool or cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                                    initargs=(self.threads,))
+        pool = self._pool or self._new_pool(ctx)
         self._pool = None
         try:
             running: dict[cf.Future, Job] = {}
             while pending or running:
+                if getattr(pool, "_broken", False):
+                    # A worker died and took the pool with it (its other trials come back as RETRY below);
+                    # the trials not yet started get a fresh pool.
+                    pool.shutdown(wait=False)
+                    pool = self._new_pool(ctx)
                 while pending and len(running) < self.workers:
                     job = pending.pop(0)
                     on_start(job)
@@ -144,6 +158,7 @@ class RayExecutor:
             return
         self._connect()
         ray = self.ray
+        # max_retries=0: a lost worker or node comes back to the driver as RETRY (see the module docstring).
         task = ray.remote(num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial, max_retries=0)(_ray_trial)
         limit = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_trial))
         pending = list(jobs)
@@ -152,21 +167,51 @@ class RayExecutor:
             while pending and len(running) < limit:
                 job = pending.pop(0)
                 on_start(job)
-                running[task.remote(job, self.cpus_per_trial)] = job
+                ref = task.options(name=ray_task_name(job)).remote(absolute_paths(job), self.cpus_per_trial,
+                                                                   os.getcwd())
+                running[ref] = job
             ready, _ = ray.wait(list(running), num_returns=1)
             for ref in ready:
                 job = running.pop(ref)
                 try:
                     result = ray.get(ref)
-                except Exception as e:  # task or node failure
-                    result = {"status": "failed", "message": f"ray task failed: {type(e).__name__}: {e}"}
+                except Exception as e:  # noqa: BLE001 (run_trial returns every fault of the model as a result)
+                    result = ray_fault(e)
                 yield job, result
 
 
-def _ray_trial(job: Job, threads: int) -> dict:
+def absolute_paths(job: Job) -> Job:
+    """The job with its trial directory absolute, as the driver's working directory resolves it: a Ray
+    worker runs in a directory of Ray's, on this node or another. (The data settings stay as stored, since
+    a trial's checkpoint records them; the worker resolves them from the driver's directory.)"""
+    return {**job, "out_dir": os.path.abspath(job["out_dir"])}
+
+
+def ray_task_name(job: Job) -> str:
+    """The Ray task's name (Ray's dashboard and the worker's process title show it): run and trial."""
+    return f"{job['entry']}/trial-{job['trial']:04d}"
+
+
+def ray_fault(exc: BaseException) -> dict[str, Any]:
+    """The result of a Ray task that returned nothing.
+
+    ``run_trial`` hands every failure of the model back as a result, so an
+    exception from Ray is the cluster's: a worker killed or out of memory, a
+    node lost, a node that cannot import netspace or torch (``RayTaskError``
+    raised before the trial began). The trial stays pending for a rerun.
+    """
+    cause = getattr(exc, "cause", None)  # RayTaskError: what the task raised
+    shown = cause if isinstance(cause, BaseException) else exc
+    first = (str(shown).strip().splitlines() or [""])[0][:300]
+    return {"status": RETRY, "message": f"ray worker lost: {type(shown).__name__}: {first}"}
+
+
+def _ray_trial(job: Job, threads: int, cwd: str) -> dict:
     import torch
 
     torch.set_num_threads(threads)
+    if os.path.isdir(cwd):  # a relative --data-dir resolves as where the command ran (shared mounts)
+        os.chdir(cwd)
     return run_trial(job)
 
 
