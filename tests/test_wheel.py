@@ -145,7 +145,7 @@ def test_wheel_installs_and_its_kernels_build(tmp_path):
     assert str(kernels) not in ninja_file and str(fused.KERNELS) not in ninja_file
     for name in out["kernel_files"]:
         assert (build_dir / "sources" / name).read_bytes() == (kernels / name).read_bytes(), name
-    assert library.stat().st_mtime_ns == built, "the installed copy compiled the kernels again
+    assert library.stat().st_mtime_ns == built, "the installed copy compiled the kernels again"
     assert out["usable"] == [True, True]
     for op in ("bn", "grouped"):
         for diff, scale in out[op]:  # output, then each input's gradient
