@@ -292,6 +292,21 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     ex.set_defaults(func=_cmd_sweep_export)
 
 
+# Exit status of a sweep, search or study that ended with trials still pending (a fault of the
+# machine stopped them): EX_TEMPFAIL, "try again", so `until netspace sweep ...; do :; done` style
+# loops and schedulers can tell it from success (0) and from bad input (2).
+UNFINISHED = 75
+
+
+def _unfinished(command: str, out: str, counts: list[dict]) -> int:
+    left = sum(c.get("pending", 0) + c.get("running", 0) for c in counts)
+    if not left:
+        return 0
+    print(f"netspace {command}: {left} trial(s) still pending; rerun the same command to train them ({out})",
+          file=sys.stderr)
+    return UNFINISHED
+
+
 def _cmd_sweep_run(args: argparse.Namespace) -> int:
     from netspace.run import SweepConfig, run_sweep
     from netspace.train.config import trial_config
@@ -305,7 +320,7 @@ def _cmd_sweep_run(args: argparse.Namespace) -> int:
         print(f"netspace sweep: interrupted; rerun the same command to resume {args.out}", file=sys.stderr)
         return 130
     print(", ".join(f"{k} {v}" for k, v in counts.items()))
-    return 0
+    return _unfinished("sweep", args.out, [counts])
 
 
 def _cmd_sweep_status(args: argparse.Namespace) -> int:
@@ -404,7 +419,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
         print(f"fidelity {space}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     if result["report"]:
         print(result["report"])
-    return 0
+    return _unfinished("study", args.out, [*result["counts"].values(), *result.get("fidelity", {}).values()])
 
 
 # -- search ------------------------------------------------------------------
@@ -476,7 +491,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         return 130
     print(", ".join(f"{k} {v}" for k, v in summary["counts"].items()))
     _print_best(summary)
-    return 0
+    return _unfinished("search", args.out, [summary["counts"]])
 
 
 def _print_best(summary: dict) -> None:

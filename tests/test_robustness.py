@@ -102,6 +102,12 @@ def test_a_full_disk_leaves_the_trial_pending_and_a_rerun_trains_it(tmp_path, mo
     assert [t.status for t in trials] == ["pending", "done"]
     assert "No space left on device" in trials[0].message
     assert any("stay pending" in line for line in lines)
+    # the command's exit status says "not finished, rerun" (75), distinct from success and bad input
+    from netspace.cli import UNFINISHED, _unfinished
+
+    with Store(tmp_path) as store:
+        counts = store.counts()
+    assert _unfinished("sweep", str(tmp_path), [counts]) == UNFINISHED == 75
     # space freed: the same command trains it, and the finished trial is kept as it was
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
     done_error = trials[1].error
