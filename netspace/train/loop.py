@@ -16,6 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from netspace.complexity import complexity
 from netspace.data import Augment, Data, Split
+from netspace.devices import check_device
 from netspace.models import build
 from netspace.spec import NetSpec, for_input
 from netspace.train import distributed
@@ -62,6 +63,8 @@ def train(
     differ from the stored run are refused with the differing keys named.
     Under ``torchrun`` it trains with DDP; only rank 0 writes files.
     """
+    if device is not None:
+        check_device(device)  # one line for a device that does not exist here, before anything is built
     ctx, dev = distributed.setup(torch.device(device) if device is not None else None)
     try:
         return _Run(spec, data, schedule, out_dir, resume, dev, ctx, progress, handle_signals).run()
