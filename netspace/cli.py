@@ -6,13 +6,17 @@ function (``zoo.table``, ``zoo.info``, ``sample_population``, ``train_trial``,
 ``run_sweep``, ``run.status``, ``export_table``, ``run_study``, ``run_search``,
 ``export_model``, ``write_report``, ``latency_report``, ``runtime_report``,
 ``scale_model``) and formats the plain data it returns. A
-:class:`NetspaceError` becomes one line on stderr and exit status 2; anything
-else is a bug and keeps its traceback.
+:class:`NetspaceError` becomes one line on stderr and exit status 2, and so do
+the answers of the machine about a path (an ``OSError``: a full disk, a
+permission, a file that vanished; the line names the file) and input nested
+too deeply to parse (``RecursionError``). Anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -740,16 +744,61 @@ def _spellings(argv: list[str]) -> list[str]:
     return argv
 
 
+_OS_FIXES = {errno.ENOSPC: "free space on that device, then rerun the same command",
+             errno.EDQUOT: "free space in your quota, then rerun the same command",
+             errno.EACCES: "check its permissions, or write elsewhere",
+             errno.EPERM: "check its permissions, or write elsewhere",
+             errno.EROFS: "write to a writable file system",
+             errno.EISDIR: "give a file path, not a directory",
+             errno.ENOENT: "check the path"}
+
+
+def _os_message(e: OSError, where: str | None = None) -> str:
+    """One line for an OSError: the file it is about, what the system said, and what to do."""
+    where = e.filename if e.filename is not None else where
+    what = e.strerror or str(e)
+    fix = _OS_FIXES.get(e.errno, "")
+    return " ".join(f"{where + ': ' if where else ''}{what}{'; ' + fix if fix else ''}".split())
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's flush at exit cannot fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"netspace {command}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = _spellings(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
     except NetspaceError as e:
-        print(f"netspace {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(args.command, str(e))
     except BrokenPipeError:
+        _drop_stdout()
         return 0
+    except OSError as e:
+        return _fail(args.command, _os_message(e))
+    except RecursionError:
+        return _fail(args.command, "input nested too deeply to read (JSON or YAML thousands of levels deep); "
+                                   "check the file")
+    try:  # what was printed reaches its file now: a full device is reported here, not as a traceback at exit
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+    except OSError as e:
+        _drop_stdout()
+        return _fail(args.command, _os_message(e, "standard output"))
+    return code
 
 
 if __name__ == "__main__":

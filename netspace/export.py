@@ -23,8 +23,8 @@ TorchScript (``torch.jit.trace``) and the TorchScript-based ONNX exporter
 
 from __future__ import annotations
 
-import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,14 @@ def _spec_from_dict(d: dict[str, Any]):
 
 
 def _build(spec) -> nn.Module:
+    """The module of ``spec``, refused from its complexity first when its weights and the check's inputs
+    (a batch of 3) cannot fit in memory."""
+    from netspace.complexity import complexity
     from netspace.models import build
+    from netspace.resources import check_bytes, minimum_model_bytes
 
+    need = minimum_model_bytes(complexity(spec), 3, spec.in_channels, spec.resolution)
+    check_bytes(need, "building and checking this network", "export a smaller model")
     return build(spec)
 
 
@@ -73,7 +79,12 @@ def _from_run_dir(run: Path) -> tuple[nn.Module, Any] | None:
     result, checkpoint = run / "result.json", run / "checkpoint.pt"
     if not result.exists() or not checkpoint.exists():
         return None
-    spec = _spec_from_dict(json.loads(result.read_text())["spec"])
+    from netspace.files import parse_json, read_text
+
+    stored = parse_json(read_text(result, "result file"), str(result))
+    if not isinstance(stored, dict) or not isinstance(stored.get("spec"), dict):
+        raise ExportError(f"{result}: no 'spec' object; it is not a netspace train result")
+    spec = _spec_from_dict(stored["spec"])
     model = _build(spec)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     weights = state.get("ema") or state["model"]
@@ -151,11 +162,18 @@ def _check(reference: list[torch.Tensor], outputs: list[Any], what: str) -> floa
 
 def export_model(source: str | os.PathLike, out: str | os.PathLike, *, format: str = "pt2",
                  trial: int | None = None, best: bool = False, seed: int = 0) -> ExportResult:
-    """Write the model to ``out`` in ``format`` (pt2 or onnx) and check it reproduces PyTorch's outputs."""
+    """Write the model to ``out`` in ``format`` (pt2 or onnx) and check it reproduces PyTorch's outputs.
+
+    ``out`` must be a file path in a directory that exists; an existing
+    device or pipe there (``/dev/null``) is written in place.
+    """
+    from netspace.files import output_path, write_atomic
+
     if format in GONE:
         raise ExportError(GONE[format])
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r}; choose pt2 or onnx")
+    out = output_path(out, "export", f"model.{format}")
     if format == "onnx":
         try:
             import onnx  # noqa: F401
@@ -167,18 +185,14 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, *, format: s
     xs = _inputs(spec, seed)
     with torch.no_grad():
         reference = [model(x) for x in xs]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp" + out.suffix)  # the exporters pick the writer by the suffix
-    try:
+    # written and checked in a private temp directory: only a checked file reaches ``out``
+    with tempfile.TemporaryDirectory(prefix="netspace-export-") as scratch:
+        tmp = Path(scratch) / f"model.{format}"  # the exporters pick the writer by the suffix
         if format == "pt2":
             diff, checked = _pt2(model, xs, reference, tmp), "torch.export.load"
         else:
             diff, checked = _onnx(model, xs, reference, tmp)
-        os.replace(tmp, out)  # only a checked file reaches ``out``
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        write_atomic(out, tmp.read_bytes())
     return ExportResult(str(out), format, str(source), trial, diff, checked, trained)
 
 

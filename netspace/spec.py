@@ -199,6 +199,8 @@ class NetSpec:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise SpecError(f"spec is not valid JSON: {e}") from None
+        except RecursionError:
+            raise SpecError("spec JSON is nested too deeply to read; a spec is a few levels deep") from None
         return cls.from_dict(data)
 
 

@@ -19,7 +19,6 @@ every model with its complexity and :func:`info` describes one (what
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -29,6 +28,7 @@ from typing import Any, Callable
 
 from netspace.complexity import complexity
 from netspace.errors import SpecError, UnknownModelError
+from netspace.files import FileError, parse_json, read_text
 from netspace.registry import Registry
 from netspace.spaces.regnet import RegNetParams, regnet_spec
 from netspace.spec import NetSpec, Spec, Stage, Stem, for_input, spec_from_dict, stage_summary
@@ -278,14 +278,9 @@ def parse_regnet(text: str) -> RegNetParams:
 def load_spec_file(path: str | os.PathLike) -> NetSpec:
     """A spec from a JSON file: a spec object, or any object with a "spec" key (e.g. result.json)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise SpecError(f"cannot read spec file {os.fspath(path)!r}: {e.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise SpecError(f"{os.fspath(path)}: not valid JSON ({e})") from None
+        data = parse_json(read_text(path, "spec file"), os.fspath(path))
+    except FileError as e:
+        raise SpecError(str(e)) from None
     if isinstance(data, dict) and "spec" in data and "stages" not in data:
         data = data["spec"]
     try:

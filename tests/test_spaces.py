@@ -220,7 +220,7 @@ def _yaml_with(replace: str, by: str) -> str:
     (_yaml_with("quantum: 16", "quantum: 0.5"), "space.yaml: params.width: width takes whole numbers"),
     (_yaml_with("range: [4, 16]", "range: [4, 12]"), "space.yaml: params.group_width.range: pow2 range"),
     (_yaml_with("values: [1, 2]", "values: []"), "space.yaml: params.bottleneck_ratio.values: choice needs"),
-    (_yaml_with("values: [1, 2]", "values: [0, 2]"), "space.yaml: params.bottleneck_ratio: bottleneck_ratio must be > 0"),
+    (_yaml_with("values: [1, 2]", "values: [0, 2]"), "space.yaml: params.bottleneck_ratio: bottleneck_ratio must be >= 0.015625"),
     (_yaml_with("value: 0.25", "value: 1.5"), "space.yaml: params.se_ratio: se_ratio must be <= 1"),
     (_yaml_with("    monotone: increasing\n    monotone_stages: 2", "    monotone: upward"),
      "space.yaml: params.depth.monotone: must be increasing or decreasing, got 'upward'"),

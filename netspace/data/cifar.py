@@ -15,6 +15,8 @@ the often-copied 0.2023/0.1994/0.2010, which is a std of image means).
 from __future__ import annotations
 
 import io
+import math
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -47,11 +49,10 @@ def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
     return text.encode("latin-1")
 
 
-# np.ndarray's reduce names numpy's own _reconstruct, wherever this numpy keeps it.
-_reconstruct = np.empty(0).__reduce__()[0]
+# np.ndarray's reduce names numpy's own _reconstruct, wherever this numpy keeps it; the unpickler answers
+# it with a size check first (_CifarUnpickler._reconstruct).
+_RECONSTRUCT = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
 _ALLOWED: dict[tuple[str, str], Any] = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _latin1_encode,
@@ -59,18 +60,60 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 
 
 class _CifarUnpickler(pickle.Unpickler):
-    """An unpickler that admits only what CIFAR batch files contain."""
+    """An unpickler that admits only what CIFAR batch files contain.
 
-    def __init__(self, file: io.BufferedIOBase, path: Path) -> None:
+    An array's declared size is checked against the file's size before
+    numpy allocates it: a pickle holds its arrays' bytes, so a 240-byte file
+    declaring a [1000000, 3072] array is refused, not allocated.
+    """
+
+    def __init__(self, file: io.BufferedIOBase, path: Path, size: int) -> None:
         super().__init__(file, encoding="bytes")
         self._path = path
+        self._size = size
+
+    def _bounded(self, nbytes: int, shape: Any) -> None:
+        if nbytes > self._size:
+            raise DataError(f"cifar10: {self._path} declares an array of shape {tuple(shape)} ({nbytes:,} bytes), "
+                            f"more than this {self._size:,}-byte file holds; it is corrupt; {OBTAIN}")
+
+    def _reconstruct(self, cls: Any, shape: Any, dtype: Any) -> np.ndarray:
+        self._bounded(_declared_bytes(shape, np.dtype(dtype).itemsize, self._path), shape)
+        return _Bounded(self)
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _RECONSTRUCT:
+            return self._reconstruct
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
             raise DataError(f"refusing to unpickle {module}.{name} from {self._path}; CIFAR files contain "
                             f"only numpy arrays, so this file is not a CIFAR batch (or was tampered with)") from None
+
+
+def _declared_bytes(shape: Any, itemsize: int, path: Path) -> int:
+    """The bytes an array of ``shape`` takes; a DataError for a shape that is not a tuple of sizes."""
+    if isinstance(shape, int):
+        shape = (shape,)
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise DataError(f"cifar10: {path} declares an array of shape {shape!r}; it is corrupt; {OBTAIN}")
+    return math.prod(shape) * itemsize
+
+
+class _Bounded(np.ndarray):
+    """An empty array whose unpickled state (shape, dtype, bytes) is size-checked before numpy takes it."""
+
+    def __new__(cls, unpickler: "_CifarUnpickler") -> "_Bounded":
+        out = np.ndarray.__new__(cls, (0,), np.uint8)
+        out._unpickler = unpickler
+        return out
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise DataError(f"cifar10: {self._unpickler._path} holds a malformed array; {OBTAIN}")
+        shape, dtype = state[-4], np.dtype(state[-3])
+        self._unpickler._bounded(_declared_bytes(shape, dtype.itemsize, self._unpickler._path), shape)
+        super().__setstate__(state)
 
 
 def _key(batch: dict, name: str) -> Any:
@@ -85,7 +128,7 @@ def unpickle(path: Path) -> Any:
     """The object in the pickle at ``path``, via :class:`_CifarUnpickler`."""
     try:
         with open(path, "rb") as file:
-            return _CifarUnpickler(file, path).load()
+            return _CifarUnpickler(file, path, os.fstat(file.fileno()).st_size).load()
     except DataError:
         raise
     except Exception as error:  # a corrupt pickle can fail in many ways; all mean "bad file"
@@ -98,7 +141,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(batch, dict):
         raise DataError(f"cifar10: {path} holds a {type(batch).__name__}, not a batch dict; {OBTAIN}")
     data = np.asarray(_key(batch, "data"))
-    labels = np.asarray(_key(batch, "labels"), dtype=np.int64)
+    labels = _labels(_key(batch, "labels"), path)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != _ROW:
         raise DataError(f"cifar10: {path} data is {data.dtype} {list(data.shape)}, expected uint8 [N, {_ROW}]; {OBTAIN}")
     if labels.shape != (len(data),):
@@ -106,6 +149,21 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES)):
         raise DataError(f"cifar10: {path} has labels outside 0..9; {OBTAIN}")
     return data, labels
+
+
+def _labels(raw: Any, path: Path) -> np.ndarray:
+    """The labels as int64, refused unless they are whole numbers (not floats, not text)."""
+    try:
+        labels = np.asarray(raw)
+    except (TypeError, ValueError):
+        labels = np.asarray(raw, dtype=object)
+    if labels.dtype.kind not in "iu" or labels.ndim != 1:
+        example = next((v for v in labels.reshape(-1) if not isinstance(v, (int, np.integer))), None) \
+            if labels.dtype.kind in "OUSfcb" else None
+        shown = f" such as {example!r}" if example is not None else ""
+        raise DataError(f"cifar10: {path} labels are {labels.dtype} {list(labels.shape)}{shown}, expected a list "
+                        f"of whole numbers 0..9; {OBTAIN}")
+    return labels.astype(np.int64)
 
 
 def _read_split(directory: Path, names: tuple[str, ...]) -> InMemorySplit:

@@ -51,10 +51,14 @@ def _find(directory: Path, stem: str) -> Path:
 
 
 def load_split(directory: Path, split: str) -> InMemorySplit:
-    """The ``"train"`` or ``"test"`` split, validated (counts agree, labels in 0..9)."""
+    """The ``"train"`` or ``"test"`` split, validated (28x28 images, counts agree, labels in 0..9)."""
     image_stem, label_stem = FILES[split]
     image_path, label_path = _find(directory, image_stem), _find(directory, label_stem)
     images = read_idx(image_path, ndim=3, fix=_REINSTALL)
+    side = INFO.resolution
+    if images.shape[1:] != (side, side):  # every split, so train and test always agree
+        raise DataError(f"fashion-mnist: {image_path} holds {images.shape[1]}x{images.shape[2]} images, expected "
+                        f"{side}x{side}; {_REINSTALL}")
     labels = read_idx(label_path, ndim=1, fix=_REINSTALL)
     if len(images) != len(labels):
         raise DataError(f"fashion-mnist: {image_path} has {len(images)} images but {label_path} "

@@ -19,8 +19,11 @@ import numpy as np
 from netspace.data.info import DataError
 
 _UBYTE = 0x08
-# A corrupt header can declare any shape; refuse before allocating absurd sizes.
+# A corrupt header can declare any shape; refuse before allocating what the file cannot hold. Raw data is
+# at most the file's size; deflate expands at most ~1032:1, so a gzip file holds at most that many times
+# its own size.
 _MAX_BYTES = 1 << 34
+_DEFLATE_RATIO = 1032
 # gzip's readinto decompresses the whole request into a temporary bytes object
 # before copying it, so reading in slices keeps that temporary small.
 _SLICE = 1 << 16
@@ -42,7 +45,8 @@ def read_idx(path: Path, *, ndim: int, fix: str) -> np.ndarray:
 
     ``fix`` ends every error message: what the user should do about a bad file.
     """
-    opener = gzip.open if path.suffix == ".gz" else open
+    compressed = path.suffix == ".gz"
+    opener = gzip.open if compressed else open
     try:
         with opener(path, "rb") as stream:
             magic = stream.read(4)
@@ -55,8 +59,11 @@ def read_idx(path: Path, *, ndim: int, fix: str) -> np.ndarray:
                 raise DataError(f"{path}: truncated idx header; {fix}")
             shape = struct.unpack(f">{ndim}I", dims_raw)
             size = math.prod(shape)
-            if size > _MAX_BYTES:
-                raise DataError(f"{path}: idx header declares implausible shape {shape}; {fix}")
+            on_disk = path.stat().st_size
+            room = on_disk * _DEFLATE_RATIO if compressed else on_disk - 4 - 4 * ndim
+            if size > min(_MAX_BYTES, room):
+                raise DataError(f"{path}: idx header declares shape {shape} ({size:,} bytes), more than this "
+                                f"{on_disk:,}-byte file can hold; {fix}")
             data = np.empty(shape, dtype=np.uint8)
             got = _read_into(stream, memoryview(data.reshape(-1)))
             if got != size:

@@ -81,11 +81,6 @@ def load_data(
     directory = data_directory(name, data_dir) if source.files else None
     train, test, info = source.open(Request(directory, resolution, seed, num_workers, synthetic_shape,
                                             synthetic_classes, synthetic_size))
-    if not source.sized and resolution is not None and resolution != info.resolution:
-        train, test = _resize(train, resolution), _resize(test, resolution)
-        # Keep the crop shift the same fraction of the image as at native size.
-        info = replace(info, resolution=resolution, pad=round(info.pad * resolution / info.resolution))
-
     val = None
     if val_fraction > 0:
         train_rows, val_rows = carve_val(train.labels.numpy(), val_fraction, seed)
@@ -94,4 +89,10 @@ def load_data(
     train = train if rows is None else train.subset(rows)
     rows = limit(len(test), limit_test, seed, "limit_test")
     test = test if rows is None else test.subset(rows)
+    if not source.sized and resolution is not None and resolution != info.resolution:
+        # after the subsets are taken, so only the images kept are resized (each image on its own: same pixels)
+        train, test = _resize(train, resolution), _resize(test, resolution)
+        val = None if val is None else _resize(val, resolution)
+        # Keep the crop shift the same fraction of the image as at native size.
+        info = replace(info, resolution=resolution, pad=round(info.pad * resolution / info.resolution))
     return Data(info=info, train=train, val=val, test=test)

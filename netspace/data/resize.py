@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from netspace.resources import check_bytes
+
 # Images converted to float per chunk: bounds the temporary float memory to
 # about 4 * chunk * C * H * W bytes whatever the dataset size.
 _CHUNK = 2048
@@ -19,6 +21,9 @@ def resize_uint8(images: torch.Tensor, resolution: int) -> torch.Tensor:
     if images.shape[-2:] == (resolution, resolution):
         return images
     n, c = images.shape[:2]
+    check_bytes(n * c * resolution * resolution + min(n, _CHUNK) * c * resolution * resolution * 4,
+                f"{n:,} images of {c} channel(s) resized to {resolution}px",
+                "use a smaller resolution, or fewer images (--limit-train, --limit-test)")
     out = torch.empty((n, c, resolution, resolution), dtype=torch.uint8)
     for start in range(0, n, _CHUNK):
         chunk = images[start:start + _CHUNK].float()

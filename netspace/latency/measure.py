@@ -13,11 +13,19 @@ On CUDA each step is bracketed by CUDA events on the current stream, the
 device is synchronized before timing starts and once per round, so queued
 kernels are never mistaken for finished ones and no host sync sits between
 the timed steps.
+
+Bounds are checked before anything is built or allocated: ``threads`` at most
+:func:`max_threads` (4 per core), ``warmup`` at most ``MAX_REPEATS`` steps, and
+for a spec the least memory the measurement can take (its weights and the
+input batch; for ``mode="train"`` also every counted activation of the batch,
+gradients and momentum), from the spec's exact complexity, must fit in the
+memory available on the device.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from functools import singledispatch
@@ -27,8 +35,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from netspace import devices
+from netspace.complexity import complexity
 from netspace.errors import NetspaceError
 from netspace.models import build
+from netspace.resources import check_bytes, max_threads, minimum_model_bytes
 from netspace.spec import NetSpec, Spec, for_input
 from netspace.spec_cells import CellNetSpec
 
@@ -81,22 +92,7 @@ class LatencyResult:
 
 def check_device(device: str | torch.device) -> torch.device:
     """A usable torch device from "cpu", "cuda" or "cuda:N"; a LatencyError naming the fix otherwise."""
-    text = str(device)
-    try:
-        dev = torch.device(text)
-    except (RuntimeError, ValueError):
-        raise LatencyError(f"unknown device {text!r}; use cpu, cuda or cuda:N") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise LatencyError(f"device {text!r} is not supported; use cpu, cuda or cuda:N")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise LatencyError(f"device {text!r}: CUDA is not available on this machine; use --device cpu")
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise LatencyError(f"device {text!r}: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
-        if dev.index is None:
-            dev = torch.device("cuda", torch.cuda.current_device())
-    return dev
+    return devices.check_device(device, error=LatencyError)
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
@@ -106,8 +102,9 @@ def _check_int(name: str, value: Any, low: int) -> None:
 
 @singledispatch
 def _module_and_input(model: Any, resolution: int | None,
-                      in_channels: int | None) -> tuple[nn.Module, int, int, int | None]:
-    """The module to time, its input resolution and channels, and its class count if known."""
+                      in_channels: int | None) -> tuple[Spec | nn.Module, int, int, int | None]:
+    """The module (or the spec to build it from) to time, its input resolution and channels, and its class
+    count if known."""
     raise LatencyError(f"model must be a NetSpec or a torch.nn.Module, got {type(model).__name__}")
 
 
@@ -121,11 +118,11 @@ def _(model: Spec, resolution: int | None, in_channels: int | None) -> tuple[nn.
     spec = model
     if (res, ch) != (model.resolution, model.in_channels):
         spec = for_input(model, in_channels=ch, resolution=res, num_classes=model.num_classes)
-    return build(spec), res, ch, spec.num_classes
+    return spec, res, ch, spec.num_classes
 
 
 @_module_and_input.register(nn.Module)
-def _(model: nn.Module, resolution: int | None, in_channels: int | None) -> tuple[nn.Module, int, int, int | None]:
+def _(model: nn.Module, resolution: int | None, in_channels: int | None) -> tuple[Spec | nn.Module, int, int, int | None]:
     if resolution is None or in_channels is None:
         raise LatencyError("a torch module needs resolution= and in_channels= to make its input; "
                            "pass both, or pass a NetSpec")
@@ -218,14 +215,27 @@ def measure(
     _check_int("warmup", warmup, 0)
     _check_int("min_repeats", min_repeats, 1)
     _check_int("round_size", round_size, 1)
+    if warmup > MAX_REPEATS:
+        raise LatencyError(f"warmup must be at most {MAX_REPEATS:,} steps, got {warmup:,}")
     if threads is not None:
         _check_int("threads", threads, 1)
+        if threads > max_threads():
+            raise LatencyError(f"threads must be at most {max_threads()} (4 per core of this machine's "
+                               f"{os.cpu_count() or 1}), got {threads:,}")
     if not isinstance(max_seconds, (int, float)) or not max_seconds > 0 or not math.isfinite(max_seconds):
         raise LatencyError(f"max_seconds must be a positive number, got {max_seconds!r}")
     if not isinstance(rel_tolerance, (int, float)) or not rel_tolerance > 0:
         raise LatencyError(f"rel_tolerance must be a positive number, got {rel_tolerance!r}")
     dev = check_device(device)
     module, res, ch, num_classes = _module_and_input(model, resolution, in_channels)
+    if not isinstance(module, nn.Module):  # a spec: refused from its complexity before it is built
+        need = minimum_model_bytes(complexity(module), batch, ch, res, mode)
+        check_bytes(need, f"timing this network on a batch of {batch} at {res}px ({mode})",
+                    "use a smaller model, --batch or --resolution", dev)
+        module = build(module)
+    else:
+        check_bytes(batch * ch * res * res * 4, f"an input batch of {batch} at {res}px",
+                    "use a smaller --batch or --resolution", dev)
 
     old_threads = torch.get_num_threads()
     was_training = module.training

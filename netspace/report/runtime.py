@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from netspace.analysis.runtime_fit import RUNTIME_MODELS, fit_runtime_models
+from netspace.files import output_path, write_atomic
 from netspace.report.output import Plot, save_plot
 from netspace.report.page import figure, page, paragraph, section, table
 from netspace.report.style import COMPLEXITY_LABELS, color, log_x, new_axes
@@ -58,7 +59,7 @@ def write_runtime_report(table_: pd.DataFrame, preds: pd.DataFrame, out_html: st
                          target: str = "latency_ms", setting: str = "",
                          title: str = "netspace runtime models") -> str:
     """Write the page (plots also as PNG/SVG/CSV beside it, the tables as CSV); returns its path."""
-    out_html = os.fspath(out_html)
+    out_html = output_path(out_html, "runtime-fit", "runtime.html")
     page_dir = os.path.dirname(os.path.abspath(out_html))
     plot_dir = os.path.join(page_dir, os.path.splitext(os.path.basename(out_html))[0] + "_plots")
     plots: list[Plot] = []
@@ -87,11 +88,7 @@ def write_runtime_report(table_: pd.DataFrame, preds: pd.DataFrame, out_html: st
     os.makedirs(plot_dir, exist_ok=True)
     table_.to_csv(os.path.join(plot_dir, "runtime_models.csv"), index=False)
     preds.to_csv(os.path.join(plot_dir, "predictions.csv"), index=False)
-    tmp = out_html + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page(title, body))
-    os.replace(tmp, out_html)
-    return out_html
+    return write_atomic(out_html, page(title, body))
 
 
 _SETTING_COLUMNS = ("latency_device", "latency_batch", "latency_threads", "latency_mode")
@@ -120,6 +117,7 @@ def measurement_setting(df: pd.DataFrame, target: str) -> str:
 def runtime_report(df: pd.DataFrame, out_html: str | os.PathLike, *, target: str = "latency_ms", folds: int = 5,
                    seed: int = 0) -> RuntimeReport:
     """Fit every runtime model on ``df`` (:func:`~netspace.analysis.fit_runtime_models`) and write the page."""
+    output_path(out_html, "runtime-fit", "runtime.html")  # before the fit, not after it
     table_, preds = fit_runtime_models(df, target=target, folds=folds, seed=seed)
     setting = measurement_setting(df, target)
     path = write_runtime_report(table_, preds, out_html, target=target, setting=setting)

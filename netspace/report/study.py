@@ -22,6 +22,7 @@ from netspace.analysis import Panel, best_ranges, comparison_table, finished_by_
 from netspace.analysis.evidence import ALPHA, D_MARGIN
 from netspace.analysis.study import AGREES, DISAGREES, observations_table, study_observations, study_summary
 from netspace.analysis.fidelity import proxy_fidelity
+from netspace.files import write_atomic
 from netspace.report import figures
 from netspace.report.fidelity import fidelity_html
 from netspace.schema import label
@@ -80,13 +81,7 @@ def _plain_json(value: Any) -> Any:
 
 def write_summary(summary: dict[str, Any], path: str | os.PathLike) -> str:
     """``summary.json``, written atomically (temp file, rename)."""
-    path = os.fspath(path)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_plain_json(summary), f, indent=1, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(_plain_json(summary), indent=1, allow_nan=False) + "\n")
 
 
 def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces: Sequence[str],
@@ -186,8 +181,4 @@ def write_study_report(df: pd.DataFrame, out_html: str | os.PathLike, *, spaces:
                   os.path.join(page_dir, "summary.json"))
     html = page("netspace design-space study", body).replace("</style>", _VERDICT_CSS + "</style>", 1)
     os.makedirs(page_dir, exist_ok=True)
-    tmp = out_html + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(html)
-    os.replace(tmp, out_html)
-    return out_html
+    return write_atomic(out_html, html)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from netspace.analysis import AnalysisError, finished_by_sweep, parameter_columns, summarize
 from netspace.analysis.frame import splits
+from netspace.files import output_path, write_atomic
 from netspace.report.output import Plot, save_plot
 from netspace.report.page import figure, page, paragraph, section, table
 from netspace.report.sections import SECTIONS, Context
@@ -40,9 +41,9 @@ def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: st
     """
     if normalize not in (None, "flops", "params"):
         raise AnalysisError(f"normalize: expected None, 'flops' or 'params', got {normalize!r}")
+    out_html = output_path(out_html, "report", "report.html")
     summary = summarize(df)  # validates the frame
     groups = finished_by_sweep(df, skip_empty=True)
-    out_html = os.fspath(out_html)
     page_dir = os.path.dirname(os.path.abspath(out_html))
     plot_dir = os.path.join(page_dir, os.path.splitext(os.path.basename(out_html))[0] + "_plots")
     done_all = pd.concat(groups.values(), ignore_index=True)
@@ -73,9 +74,4 @@ def write_report(df: pd.DataFrame, out_html: str | os.PathLike, *, normalize: st
         if html:
             body.append(html)
 
-    os.makedirs(page_dir, exist_ok=True)
-    tmp = out_html + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page(title, body))
-    os.replace(tmp, out_html)  # atomic: a killed run never leaves half a page
-    return out_html
+    return write_atomic(out_html, page(title, body))  # a killed run never leaves half a page

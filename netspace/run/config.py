@@ -17,7 +17,9 @@ from typing import Any, Mapping
 
 from netspace.data.config import DataConfig
 from netspace.errors import NetspaceError
+from netspace.resources import max_threads
 from netspace.search import STRATEGIES, Reward, SearchError
+from netspace.spaces.space import MAX_SAMPLES
 from netspace.train.config import TrialConfig
 from netspace.train.schedule import Schedule
 
@@ -68,6 +70,8 @@ class SweepConfig:
     def __post_init__(self) -> None:
         if not _is_int(self.samples) or self.samples < 1:
             raise NetspaceError(f"sweep: --samples must be an integer >= 1, got {self.samples!r}")
+        if self.samples > MAX_SAMPLES:
+            raise NetspaceError(f"sweep: --samples must be at most {MAX_SAMPLES:,}, got {self.samples:,}")
 
     @property
     def seed(self) -> int:
@@ -126,6 +130,7 @@ class SearchConfig:
 
         need(self.strategy in STRATEGIES, f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
         need(_is_int(self.budget) and self.budget >= 1, f"--budget must be an integer >= 1, got {self.budget!r}")
+        need(self.budget <= MAX_SAMPLES, f"--budget must be at most {MAX_SAMPLES:,}, got {self.budget:,}")
         need(_is_int(self.batch) and self.batch >= 1, f"--batch must be an integer >= 1, got {self.batch!r}")
         if isinstance(self.target_flops, str):  # "20M", as the CLI gives it
             from netspace.spaces.window import parse_count
@@ -151,8 +156,9 @@ class SearchConfig:
         else:
             need(self.target_latency is None and self.target_flops is None,
                  "a latency or flops target applies only to --reward mnas")
-        need(self.latency_threads is None or (_is_int(self.latency_threads) and self.latency_threads >= 1),
-             f"--latency-threads must be an integer >= 1, got {self.latency_threads!r}")
+        need(self.latency_threads is None or (_is_int(self.latency_threads)
+                                              and 1 <= self.latency_threads <= max_threads()),
+             f"--latency-threads must be an integer in [1, {max_threads()}] (4 per core), got {self.latency_threads!r}")
         if two_objectives:
             need(self.reward == "accuracy", "optuna-nsga2 trades error against the cost itself; use --reward "
                  "accuracy (the mnas reward folds both into one number: use it with optuna-tpe)")

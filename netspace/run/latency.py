@@ -4,7 +4,9 @@ Each trial's spec is built and timed with :func:`netspace.latency.measure`
 (and, given a :class:`~netspace.latency.LatencyTable`, predicted by it); the
 figures go into the store's ``latency`` table one trial per transaction, so
 an interrupted run keeps what it measured, and rerunning it skips trials
-already measured at the same setting. :func:`latency_report` is the one call
+already measured at the same setting. The directory's driver lock is held
+while measuring, so a sweep, search or study cannot write the store at the
+same time (nor time its trials on a busy machine). :func:`latency_report` is the one call
 behind ``netspace latency``: one model, or every trial of a directory.
 """
 
@@ -20,6 +22,7 @@ import torch
 from netspace import zoo
 from netspace.errors import NetspaceError
 from netspace.latency import LatencyTable, check_device, measure, prediction_error
+from netspace.run.lock import DriverLock
 from netspace.run.store import STORE_NAME, Store, StoreError
 from netspace.spec import NetSpec, Spec, for_input, spec_from_dict
 
@@ -41,7 +44,8 @@ def measure_trials(directory: str | os.PathLike, *, batch: int = 1, resolution: 
                          f"use a table made with batch {batch}, mode {mode}")
     used_threads = (threads or torch.get_num_threads()) if dev.type == "cpu" else 0
     out = []
-    with Store(directory) as store:
+    # the store's one writer: refused while a sweep, search or study (or another latency run) writes it
+    with DriverLock(directory), Store(directory) as store:
         trials = store.trials()
         if not trials:
             raise StoreError(f"{directory}: the store has no trials yet; run the sweep or search first")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from netspace.errors import NetspaceError
+from netspace.files import output_path, write_atomic
 from netspace.run.store import STORE_NAME, Store
 from netspace.schema import trial_row
 
@@ -66,20 +67,25 @@ def export_table(rows: list[dict[str, Any]], fmt: str = "csv", out: Input | None
 
     if fmt not in EXPORT_FORMATS:
         raise NetspaceError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if out is not None:
+        out = output_path(out, "sweep export", f"trials.{fmt}")
     if fmt == "json":
         text = json.dumps(rows, indent=1) + "\n"
         if out is None:
             return text
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_atomic(out, text)
         return None
     frame = pd.DataFrame(rows)
     if fmt == "csv":
-        return frame.to_csv(out, index=False)
+        text = frame.to_csv(index=False)
+        if out is None:
+            return text
+        write_atomic(out, text)
+        return None
     if out is None:
         raise NetspaceError("sweep export: parquet needs --out FILE")
     try:
-        frame.to_parquet(out, index=False)
+        write_atomic(out, lambda f: frame.to_parquet(f, index=False))
     except ImportError:
         raise NetspaceError("sweep export: parquet needs pyarrow (pip install pyarrow); or use --format csv") from None
     return None

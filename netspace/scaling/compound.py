@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -24,8 +25,11 @@ import pandas as pd
 
 from netspace.complexity import complexity
 from netspace.latency import check_device
+from netspace.lock import DirectoryLock
 from netspace.scaling.regnet_trend import regnet_for_flops
-from netspace.scaling.rules import ScalingError, compound_grid, compound_multipliers, scale_spec, scaled_resolution
+from netspace.scaling.rules import (
+    ScalingError, check_family, compound_grid, compound_multipliers, scale_spec, scaled_resolution,
+)
 from netspace.spec import NetSpec, for_input
 
 
@@ -130,24 +134,49 @@ def compound_scale(base: NetSpec, data: str, *, phi: int = 3, budget: float = 2.
     """
     from netspace.train import Schedule
 
-    if not isinstance(phi, int) or isinstance(phi, bool) or phi < 1:
-        raise ScalingError(f"phi must be an integer >= 1 (the largest family member), got {phi!r}")
+    check_family(budget, phi)
     grid = compound_grid(budget, step, tolerance=tolerance)  # validates budget and step first: no data is loaded for a bad call
     if device is not None:
         check_device(device)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     schedule = schedule if schedule is not None else Schedule(epochs=1)
     out = Path(out_dir) if out_dir is not None else None
+    # one writer per output directory, as for train and sweeps
+    with DirectoryLock(out, name=".driver.lock", what="netspace scale") if out is not None else nullcontext():
+        return _compound_scale(base, data, grid, phi=phi, budget=budget, schedule=schedule, data_dir=data_dir,
+                               limit_train=limit_train, limit_test=limit_test, seed=seed, device=device,
+                               resolution_multiple=resolution_multiple, train_family=train_family,
+                               regnet_trend=regnet_trend, out=out, log=log)
+
+
+def _fits(specs: list[NetSpec], schedule, device: str | None, what: str) -> None:
+    """Each spec's least training footprint fits on the device (refused from the spec, before any training)."""
+    import torch
+
+    from netspace.train.memory import check_fits
+
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    for spec in specs:
+        # act_bytes 2: the least any precision takes, so a network that fits in bf16 is never refused
+        check_fits(complexity(spec), schedule.batch_size, dev, act_bytes=2, what=f"scale: {what} {spec.name}")
+
+
+def _compound_scale(base: NetSpec, data: str, grid: list[tuple[float, float, float]], *, phi: int, budget: float,
+                    schedule, data_dir: str | None, limit_train: int | None, limit_test: int | None, seed: int,
+                    device: str | None, resolution_multiple: int, train_family: bool, regnet_trend,
+                    out: Path | None, log: Callable[[str], None]) -> CompoundResult:
     trainer = _Trainer(data, schedule=schedule, data_dir=data_dir, limit_train=limit_train,
                        limit_test=limit_test, seed=seed, device=device,
                        out_dir=None if out is None else out / "runs", log=log)
     info = trainer.info
     base = for_input(base, in_channels=info.in_channels, resolution=info.resolution, num_classes=info.num_classes)
     base_flops = complexity(base)["flops"]
+    candidates = [scale_family(base, alpha, beta, gamma, [1], resolution_multiple=resolution_multiple)[0]
+                  for alpha, beta, gamma in grid]
+    _fits(candidates, schedule, device, "grid candidate")
 
     rows = []
-    for i, (alpha, beta, gamma) in enumerate(grid):
-        (spec,) = scale_family(base, alpha, beta, gamma, [1], resolution_multiple=resolution_multiple)
+    for i, ((alpha, beta, gamma), spec) in enumerate(zip(grid, candidates)):
         err = trainer.error(spec, f"grid-{i:03d}")
         row = {"alpha": alpha, "beta": beta, "gamma": gamma, "product": alpha * beta ** 2 * gamma ** 2,
                **describe(spec), "flops_ratio": complexity(spec)["flops"] / base_flops, "error": err}
@@ -161,6 +190,8 @@ def compound_scale(base: NetSpec, data: str, *, phi: int = 3, budget: float = 2.
 
     specs = [base.replace(name=f"{base.name or 'model'}-phi0")]
     specs += scale_family(base, alpha, beta, gamma, range(1, phi + 1), resolution_multiple=resolution_multiple)
+    if train_family:
+        _fits(specs, schedule, device, "family member")
     family = []
     for k, spec in enumerate(list(specs)):
         d, w, r = compound_multipliers(alpha, beta, gamma, k)

@@ -26,6 +26,27 @@ class ScalingError(NetspaceError, ValueError):
     """Scaling was asked for with impossible multipliers, budgets or inputs."""
 
 
+# Bounds of a compound-scaling request, checked before anything is built or trained: the grid is one short
+# training per candidate, and the largest family member has budget^phi times the base model's flops
+# (EfficientNet-B7 has about 95 times B0's).
+MAX_GRID = 1_000
+MAX_PHI = 16
+MAX_GROWTH = 2 ** 12
+
+
+def check_family(budget: float, phi: int) -> None:
+    """A ScalingError unless phi is in [1, MAX_PHI] and budget^phi (the largest member's flops over the base's)
+    is at most MAX_GROWTH."""
+    if not isinstance(phi, int) or isinstance(phi, bool) or phi < 1:
+        raise ScalingError(f"phi must be an integer >= 1 (the largest family member), got {phi!r}")
+    if phi > MAX_PHI:
+        raise ScalingError(f"phi must be at most {MAX_PHI} (EfficientNet's family ends near 7), got {phi:,}")
+    if isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 1 and \
+            phi * math.log(budget) > math.log(MAX_GROWTH):
+        raise ScalingError(f"budget {budget:g} at phi {phi} asks for {budget:g}^{phi} = {budget ** phi:.3g} times the "
+                           f"base model's flops; at most {MAX_GROWTH:,} (use a smaller --budget or --phi)")
+
+
 def _check_multiplier(name: str, value: float) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
         raise ScalingError(f"{name} must be a positive number, got {value!r}")
@@ -91,6 +112,9 @@ def compound_grid(budget: float = 2.0, step: float = 0.1, max_beta: float | None
     """
     if not isinstance(budget, (int, float)) or isinstance(budget, bool) or not math.isfinite(budget) or budget <= 1:
         raise ScalingError(f"budget must be a flops multiplier > 1 (EfficientNet uses 2), got {budget!r}")
+    if budget > MAX_GROWTH:
+        raise ScalingError(f"budget must be at most {MAX_GROWTH:,} (the flops multiplier of one step of phi; "
+                           f"EfficientNet uses 2), got {budget:g}")
     if not isinstance(step, (int, float)) or not 0 < step <= 1:
         raise ScalingError(f"step must be in (0, 1], got {step!r}")
     if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not 0 <= tolerance < 1:
@@ -100,6 +124,10 @@ def compound_grid(budget: float = 2.0, step: float = 0.1, max_beta: float | None
     hi_g = min(top, max_gamma) if max_gamma else top
     n_b, n_g = int(math.floor((hi_b - 1) / step + 1e-9)), int(math.floor((hi_g - 1) / step + 1e-9))
     n_a = int(math.floor((budget * (1 + tolerance) - 1) / step + 1e-9))
+    candidates = (n_b + 1) * (n_g + 1) * (1 if tolerance == 0 else n_a + 1)
+    if candidates > MAX_GRID:
+        raise ScalingError(f"step {step:g} with budget {budget:g} makes {candidates:,} grid candidates, each one "
+                           f"training run; at most {MAX_GRID:,} (use a larger --step)")
     out = []
     for i in range(n_b + 1):
         beta = round(1 + i * step, 6)

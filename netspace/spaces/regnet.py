@@ -18,6 +18,7 @@ from netspace.errors import SpecError
 from netspace.spec import NetSpec, Stage, Stem
 
 QUANTUM = 8
+MAX_DEPTH = 1_000_000  # d of the RegNet paper is at most 64; larger ones are refused by the memory bound
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ def check_regnet_params(depth: int, w0: float, wa: float, wm: float, q: int = QU
     """Raise a SpecError naming the first parameter outside the RegNet domain."""
     if not isinstance(depth, (int, np.integer)) or isinstance(depth, bool) or depth < 1:
         raise SpecError(f"regnet: depth d must be an integer >= 1, got {depth!r}")
+    if depth > MAX_DEPTH:  # the per-block widths are one array of d numbers
+        raise SpecError(f"regnet: depth d must be at most {MAX_DEPTH:,} blocks, got {depth:,}")
     if not (isinstance(w0, (int, np.integer)) or (isinstance(w0, float) and w0.is_integer())) or w0 <= 0 or w0 % q:
         raise SpecError(f"regnet: w0 must be a positive multiple of {q}, got {w0!r}")
     if not math.isfinite(wa) or wa < 0:

@@ -27,6 +27,9 @@ import numpy as np
 from netspace.errors import NetspaceError
 
 SAMPLER_KINDS = ("uniform", "log_uniform", "pow2", "choice")
+# The most values one sampler's grid may hold: the grid is materialized (for the pmf, for exact ordered
+# draws), so a range of billions of steps is refused here instead of allocated.
+MAX_GRID = 100_000
 
 
 class SpaceError(NetspaceError, ValueError):
@@ -55,6 +58,8 @@ def sampler_problem(kind: str, low: float, high: float, quantum: float, values: 
     if kind not in SAMPLER_KINDS:
         return f"unknown sampler {kind!r}; choose {', '.join(SAMPLER_KINDS)}"
     if kind == "choice":
+        if len(values) > MAX_GRID:
+            return f"choice has {len(values):,} values; at most {MAX_GRID:,}"
         return "" if values else "choice needs a non-empty list of values"
     if not (math.isfinite(low) and math.isfinite(high)) or low > high:
         return f"range [{low}, {high}] must have low <= high"
@@ -64,6 +69,10 @@ def sampler_problem(kind: str, low: float, high: float, quantum: float, values: 
         return f"quantum must be > 0, got {quantum}"
     if kind == "log_uniform" and low <= 0:
         return f"log_uniform needs low > 0, got {low}"
+    points = (high - low) / quantum + 1
+    if points > MAX_GRID:
+        return (f"quantum {quantum:g} on range [{low:g}, {high:g}] makes {points:,.0f} grid values; at most "
+                f"{MAX_GRID:,} (use a larger quantum or a narrower range)")
     for name, v in (("low", low), ("high", high)):
         if not _is_multiple(v, quantum):
             return f"range {name} {v} is not a multiple of quantum {quantum}"

@@ -38,6 +38,9 @@ BATCH_SIZE = 4096
 # the paper uses for AnyNetX_A accepts ~1 candidate in 1,300, so 1000 samples need ~1.3M candidates).
 FIRST_HIT_BUDGET = 1_000_000
 MAX_CANDIDATES = 50_000_000
+# The most networks one call may ask for: each accepted sample is kept (params, spec, complexity), so this
+# bounds the memory a request can take (the paper's largest populations are a few thousand).
+MAX_SAMPLES = 100_000
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,9 @@ class DesignSpace(ABC):
         """The windows given and the candidate bound, or a SpaceError naming the bad argument."""
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise SpaceError(f"{self.name}: n must be an integer >= 0, got {n!r}")
+        if n > MAX_SAMPLES:
+            raise SpaceError(f"{self.name}: at most {MAX_SAMPLES:,} networks per call, got {n:,}; sample in parts "
+                             "with different seeds")
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
             raise SpaceError(f"{self.name}: seed must be an integer, got {seed!r}")
         windows = {m: w for m, w in zip(METRICS, (as_window(flops, "flops"), as_window(params, "params"),

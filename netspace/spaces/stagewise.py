@@ -31,6 +31,7 @@ the table of compatible triples directly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -55,6 +56,7 @@ DEFAULTS = {"bottleneck_ratio": 1.0, "group_width": 0, "se_ratio": 0.0}
 INTEGER_PARAMS = ("depth", "width", "group_width")
 MONOTONE = ("increasing", "decreasing")
 COMPATIBILITY = ("reject", "adjust")
+MAX_COMBOS = 2 ** 22  # (width, b, g) triples tabulated for exact compatible draws; more are drawn by rejection
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class StagewiseSpace(VectorizedSpace):
         if any(self.params[k].shared or self.params[k].monotone or not self.params[k].sampler.uniform_on_grid
                for k in names):
             return None
+        if math.prod(len(self._grids[k]) for k in names) > MAX_COMBOS:
+            return None  # too many to tabulate: incompatible draws are rejected instead (the same distribution)
         w, b, g = np.meshgrid(*(self._grids[k] for k in names), indexing="ij")
         w, b, g = w.ravel(), b.ravel(), g.ravel()
         inner = np.round(w / b)

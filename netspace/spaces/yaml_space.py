@@ -38,6 +38,12 @@ caller (``load_space(path, resolution=28, in_channels=1, num_classes=10)``),
 which also picks the stem variant. Every error names the file and the key::
 
     space.yaml: params.width.sampler: unknown sampler 'gauss'; choose uniform, log_uniform, pow2, choice
+
+Bounds, checked at load before anything is drawn: at most 8 stages, depth
+1..64 blocks per stage, width, group_width and stem_width 1..65536,
+bottleneck_ratio 1/64..64, se_ratio 0..1, and at most 100,000 values on one
+sampler's grid (``samplers.MAX_GRID``). Sampling itself stops after a bounded
+number of candidates (``netspace.spaces.space``).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from netspace.files import FileError, read_text
 from netspace.spaces.frame import Frame
 from netspace.spaces.samplers import SAMPLER_KINDS, Sampler, SpaceError, sampler_problem
 from netspace.spaces.stagewise import COMPATIBILITY, INTEGER_PARAMS, MONOTONE, STAGE_PARAMS, StageParam, StagewiseSpace
@@ -55,9 +62,12 @@ from netspace.spaces.stagewise import COMPATIBILITY, INTEGER_PARAMS, MONOTONE, S
 TOP_KEYS = ("name", "stages", "stem_width", "compatibility", "params")
 PARAM_KEYS = ("sampler", "range", "quantum", "values", "value", "shared", "monotone", "monotone_stages")
 MAX_STAGES = 8
-# Smallest and largest value of each parameter (None: unbounded); a low of 0 for b means "> 0".
-_DOMAIN = {"depth": (1, None), "width": (1, None), "group_width": (1, None),
-           "bottleneck_ratio": (0, None), "se_ratio": (0, 1)}
+MAX_DEPTH = 64  # blocks per stage (the RegNet paper's AnyNet spaces draw d_i <= 16)
+MAX_WIDTH = 2 ** 16  # channels of a stage, of a group and of the stem
+MIN_BOTTLENECK, MAX_BOTTLENECK = 2 ** -6, 2 ** 6  # b: the inner width is width / b
+# Smallest and largest value of each parameter: bounds of the network, checked before anything is drawn.
+_DOMAIN = {"depth": (1, MAX_DEPTH), "width": (1, MAX_WIDTH), "group_width": (1, MAX_WIDTH),
+           "bottleneck_ratio": (MIN_BOTTLENECK, MAX_BOTTLENECK), "se_ratio": (0, 1)}
 
 
 def _num(x: Any) -> bool:
@@ -81,6 +91,16 @@ def _check_keys(where: _Where, key: str, data: Mapping[str, Any], allowed: tuple
             raise where.error(path, f"unknown key; allowed: {', '.join(allowed)}")
 
 
+def _check_bounds(where: _Where, key: str, name: str, values: list[float]) -> None:
+    """Every value a setting names inside the parameter's domain, before a grid of them is built."""
+    lo, hi = _DOMAIN[name]
+    smallest, largest = min(values), max(values)
+    if smallest < lo:
+        raise where.error(key, f"{name} must be >= {lo:g}, but the sampler can yield {smallest!r}")
+    if largest > hi:
+        raise where.error(key, f"{name} must be <= {hi:g}, but the sampler can yield {largest!r}")
+
+
 def _sampler(where: _Where, key: str, name: str, spec: Mapping[str, Any]) -> Sampler:
     if "value" in spec:
         for other in ("sampler", "range", "quantum", "values"):
@@ -88,6 +108,7 @@ def _sampler(where: _Where, key: str, name: str, spec: Mapping[str, Any]) -> Sam
                 raise where.error(f"{key}.{other}", "a constant 'value' takes no sampler settings")
         if not _num(spec["value"]):
             raise where.error(f"{key}.value", f"must be a number, got {spec['value']!r}")
+        _check_bounds(where, key, name, [float(spec["value"])])
         sampler = Sampler.constant(float(spec["value"]))
     else:
         if "sampler" not in spec:
@@ -102,6 +123,7 @@ def _sampler(where: _Where, key: str, name: str, spec: Mapping[str, Any]) -> Sam
             values = spec.get("values")
             if not isinstance(values, list) or not values or not all(_num(v) for v in values):
                 raise where.error(f"{key}.values", f"choice needs a non-empty list of numbers, got {values!r}")
+            _check_bounds(where, key, name, [float(v) for v in values])
             sampler = Sampler("choice", values=tuple(float(v) for v in values))
         else:
             if "values" in spec:
@@ -115,20 +137,15 @@ def _sampler(where: _Where, key: str, name: str, spec: Mapping[str, Any]) -> Sam
             if not _num(quantum):
                 raise where.error(f"{key}.quantum", f"must be a number, got {quantum!r}")
             low, high, quantum = float(rng[0]), float(rng[1]), float(quantum)
+            _check_bounds(where, key, name, [low, high])
             problem = sampler_problem(kind, low, high, quantum)
             if problem:
                 raise where.error(f"{key}.{'quantum' if problem.startswith('quantum') else 'range'}", problem)
             sampler = Sampler(kind, low, high, quantum)
-    grid = sampler.grid()
+    grid = sampler.grid()  # at most samplers.MAX_GRID values
     if name in INTEGER_PARAMS and not all(float(v).is_integer() for v in grid):
         raise where.error(key, f"{name} takes whole numbers; the sampler yields {float(grid[0])!r}..{float(grid[-1])!r}")
-    lo, hi = _DOMAIN[name]
-    smallest, largest = float(grid[0]), float(grid[-1])
-    if smallest < lo or (name == "bottleneck_ratio" and smallest <= 0):
-        bound = "> 0" if name == "bottleneck_ratio" else f">= {lo}"
-        raise where.error(key, f"{name} must be {bound}, but the sampler can yield {smallest!r}")
-    if hi is not None and largest > hi:
-        raise where.error(key, f"{name} must be <= {hi}, but the sampler can yield {largest!r}")
+    _check_bounds(where, key, name, [float(grid[0]), float(grid[-1])])
     return sampler
 
 
@@ -166,8 +183,8 @@ def space_from_dict(data: Any, *, source: str = "<space>", resolution: int = 224
     if not isinstance(stages, int) or isinstance(stages, bool) or not 1 <= stages <= MAX_STAGES:
         raise where.error("stages", f"must be an integer in [1, {MAX_STAGES}], got {stages!r}")
     stem_width = data.get("stem_width", 32)
-    if not isinstance(stem_width, int) or isinstance(stem_width, bool) or stem_width < 1:
-        raise where.error("stem_width", f"must be a positive integer, got {stem_width!r}")
+    if not isinstance(stem_width, int) or isinstance(stem_width, bool) or not 1 <= stem_width <= MAX_WIDTH:
+        raise where.error("stem_width", f"must be an integer in [1, {MAX_WIDTH}], got {stem_width!r}")
     compatibility = data.get("compatibility", "reject")
     if compatibility not in COMPATIBILITY:
         raise where.error("compatibility", f"must be {' or '.join(COMPATIBILITY)}, got {compatibility!r}")
@@ -196,14 +213,15 @@ def space_from_yaml(text: str, *, source: str = "<string>", **frame: Any) -> Sta
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise SpaceError(f"{source}: not valid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise SpaceError(f"{source}: YAML nested too deeply to read; a space file is a few levels deep") from None
     return space_from_dict(data, source=source, **frame)
 
 
 def load_space(path: str | os.PathLike, **frame: Any) -> StagewiseSpace:
     """Read a YAML space file; ``frame`` takes resolution, in_channels, num_classes, variant."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise SpaceError(f"{os.fspath(path)}: cannot read space file: {e.strerror}") from None
+        text = read_text(path, "space file")
+    except FileError as e:
+        raise SpaceError(str(e)) from None
     return space_from_yaml(text, source=os.fspath(path), **frame)

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import IO, Any, Callable
 
 import torch
 
+from netspace.files import write_atomic
+
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write to a temp file in the same directory, fsync it, rename over ``path``.
-
-    Same directory so ``os.replace`` is a rename within one filesystem (atomic
-    on POSIX); the directory is fsynced too so the rename itself survives a
-    power cut, not just the bytes.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Write to a temp file in the same directory, fsync it, rename over ``path`` (see
+    :func:`netspace.files.write_atomic`: same directory so the rename is atomic on POSIX, and the directory is
+    fsynced too so the rename itself survives a power cut, not just the bytes)."""
+    write_atomic(path, write)
 
 
 def save_torch(obj: Any, path: Path) -> None:

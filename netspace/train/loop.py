@@ -16,6 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from netspace.complexity import complexity
 from netspace.data import Augment, Data, Split
+from netspace.devices import check_device
 from netspace.models import build
 from netspace.spec import NetSpec, for_input
 from netspace.train import distributed
@@ -69,6 +70,8 @@ def train(
     """
     if init_from is not None and not Path(init_from).is_file():
         raise TrainError(f"--init-from {init_from}: no such file")
+    if device is not None:
+        check_device(device)  # one line for a device that does not exist here, before anything is built
     ctx, dev = distributed.setup(torch.device(device) if device is not None else None)
     try:
         run = _Run(spec, data, schedule, out_dir, resume, dev, ctx, progress, handle_signals)

@@ -11,10 +11,12 @@ plus the weights, their gradients and the optimizer's momentum in fp32.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from netspace.errors import NetspaceError
+from netspace.resources import available_bytes, gib
+
+__all__ = ["PARAM_COPIES", "available_bytes", "check_fits", "minimum_training_bytes"]
 
 PARAM_COPIES = 3  # weights, gradients, momentum
 
@@ -24,40 +26,12 @@ def minimum_training_bytes(cx: dict[str, int], batch: int, act_bytes: int = 4) -
     return int(cx["acts"]) * int(batch) * act_bytes + int(cx["params"]) * 4 * PARAM_COPIES
 
 
-def available_bytes(device: Any = "cpu") -> int | None:
-    """Memory this process can still get on ``device``: MemAvailable on Linux CPUs, free memory on CUDA."""
-    kind = getattr(device, "type", str(device).split(":")[0])
-    if kind == "cuda":
-        import torch
-
-        try:
-            free, _ = torch.cuda.mem_get_info(device)
-            return int(free)
-        except Exception:  # no such device, or no driver: the allocation will say
-            return None
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:,.1f} GiB"
-
-
 def check_fits(cx: dict[str, int], batch: int, device: Any = "cpu", *, act_bytes: int = 4, what: str = "train") -> None:
     """A one-line NetspaceError when even the minimum footprint exceeds the memory available on ``device``."""
     need = minimum_training_bytes(cx, batch, act_bytes)
     have = available_bytes(device)
     if have is not None and need > have:
         raise NetspaceError(
-            f"{what}: this network needs at least {_gib(need)} to train on a batch of {batch} "
-            f"({cx['params']:,} params, {cx['acts']:,} activations per image), more than the {_gib(have)} "
+            f"{what}: this network needs at least {gib(need)} to train on a batch of {batch} "
+            f"({cx['params']:,} params, {cx['acts']:,} activations per image), more than the {gib(have)} "
             f"available on {device}; use a smaller model or input, or a smaller --batch-size")
