@@ -211,13 +211,20 @@ def _pt2(model: nn.Module, xs: list[torch.Tensor], reference: list[torch.Tensor]
         return _check(reference, [loaded(x) for x in xs], "pt2")
 
 
+ONNX_LIMIT = 2**31 - 2**24  # protobuf's 2 GiB, less room for the graph
+
+
 def _onnx(model: nn.Module, xs: list[torch.Tensor], reference: list[torch.Tensor],
           tmp: Path) -> tuple[float | None, str]:
     import onnx
 
+    size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    if size >= ONNX_LIMIT:  # one self-contained file: protobuf holds at most 2 GiB
+        raise ExportError(f"the weights take {size / 2**30:.1f} GiB, more than one ONNX file holds (2 GiB); "
+                          "use --format pt2")
     example, dynamic = _example(xs[0])
     torch.onnx.export(model, example, str(tmp), dynamo=True, input_names=["image"], output_names=["logits"],
-                      dynamic_shapes=dynamic, verbose=False)
+                      dynamic_shapes=dynamic, external_data=False, verbose=False)
     onnx.checker.check_model(onnx.load(str(tmp)))
     try:
         import onnxruntime
