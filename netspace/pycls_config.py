@@ -116,11 +116,13 @@ def _stem(cfg: _Config, section: str) -> Stem:
 def _regnet(cfg: _Config, common: dict[str, Any]) -> NetSpec:
     """pycls ``RegNet``: the RegNet paper's widths (Sec. 3.3) from DEPTH, W0, WA, WM, then GROUP_W and BOT_MUL."""
     bot_mul = cfg.number("REGNET", "BOT_MUL")
+    if bot_mul <= 0:
+        raise cfg.fail(f"REGNET.BOT_MUL must be positive, got {bot_mul!r}")
     se = cfg.number("REGNET", "SE_R") if cfg.flag("REGNET", "SE_ON") else 0.0
     params = RegNetParams(depth=cfg.number("REGNET", "DEPTH", int), w0=cfg.number("REGNET", "W0", int),
                           wa=cfg.number("REGNET", "WA"), wm=cfg.number("REGNET", "WM"),
                           group_width=cfg.number("REGNET", "GROUP_W", int),
-                          bottleneck_ratio=1.0 / bot_mul if bot_mul > 0 else bot_mul, se_ratio=se)
+                          bottleneck_ratio=1.0 / bot_mul, se_ratio=se)
     block = cfg.choice("REGNET", "BLOCK_TYPE", BLOCKS)
     if block != "res_bottleneck":
         raise cfg.fail(f"REGNET.BLOCK_TYPE {cfg.get('REGNET', 'BLOCK_TYPE')!r}: a RegNet is built of "

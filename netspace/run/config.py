@@ -205,6 +205,7 @@ def upgrade(stored: Mapping[str, Any], kind: str | None = None) -> dict[str, Any
     d = dict(stored)
     kind = kind or d.get("kind") or ("search" if "strategy" in d else "sweep")
     data = {new: d.pop(old) for old, new in _OLD_DATA.items() if old in d}
+    data["resolution"] = _OLD_RESOLUTION.get(data.get("name", DataConfig.name))
     schedule = {k: d.pop(k) for k in _OLD_SCHEDULE if k in d}
     base = SEARCH_TRIAL if kind == "search" else TrialConfig()
     trial = TrialConfig(dataclasses.replace(base.data, **data), dataclasses.replace(base.schedule, **schedule))
