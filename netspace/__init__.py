@@ -41,6 +41,7 @@ _API: dict[str, tuple[str, str | None]] = {
     "export_model": ("netspace.export", "export_model"),
     # analysis and reports
     "load": ("netspace.run.frame", "load"),
+    "load_inputs": ("netspace.inputs", "load_inputs"),
     "write_report": ("netspace.report", "write_report"),
     "runtime_report": ("netspace.report.runtime", "runtime_report"),
     # latency, scaling

@@ -66,7 +66,8 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
 # -- info --------------------------------------------------------------------
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="per-stage structure and complexity of one model")
-    p.add_argument("model", nargs="?", help="zoo name, RegNet parameters (d=..,w0=..) or a spec JSON file")
+    p.add_argument("model", nargs="?", help="zoo name, RegNet parameters (d=..,w0=..), a spec JSON file or a pycls "
+                   "model config (YAML)")
     p.add_argument("--regnet", metavar="PARAMS", help="RegNet parameters, e.g. d=13,w0=24,wa=36.44,wm=2.49,g=8")
     p.add_argument("--resolution", type=int, help="input resolution (small images get a stride-1 stem)")
     p.add_argument("--classes", type=int, help="number of classes")
@@ -197,7 +198,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     from netspace.train.config import TrialConfig
 
     p = sub.add_parser("train", help="train one model on one dataset (resumable; DDP under torchrun)")
-    p.add_argument("model", help="zoo name, RegNet parameters (d=..,w0=..) or a spec JSON file")
+    p.add_argument("model", help="zoo name, RegNet parameters (d=..,w0=..), a spec JSON file or a pycls model "
+                   "config (YAML)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="run directory: metrics.jsonl, checkpoint.pt, result.json (required)")
     p.add_argument("--resume", action="store_true",
@@ -562,21 +564,27 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 # -- analyze -----------------------------------------------------------------
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="compare sweeps: EDFs, KS tests, best ranges, RegNet fits, in one HTML page")
-    p.add_argument("dirs", nargs="+", metavar="[LABEL=]DIR", help="sweep directories, each labelled LABEL in the "
-                   "report (default: its name, with its parents' where two inputs share one)")
+    p.add_argument("dirs", nargs="+", metavar="[LABEL=]INPUT", help="sweep or search directories, CSV tables "
+                   "(sweep export), pycls sweep.json files or NDS design-space JSON files (the format is told from "
+                   "the content), each labelled LABEL in the report (default: its name, with its parents' where two "
+                   "inputs share one)")
     p.add_argument("--out", default="report.html", help="the HTML page to write (default report.html)")
     p.add_argument("--normalize", choices=["flops", "params"], help="complexity-normalize the EDFs")
     p.add_argument("--metrics", help="columns to plot error against, comma-separated (default: every design "
                    "parameter that varies)")
+    p.add_argument("--nds-error", choices=["min", "last"], default="min",
+                   help="an NDS file's error: min (each model's minimum test error, min_test_top1, as the NDS "
+                   "paper's EDFs) or last (the last epoch's test error) (default min)")
     p.set_defaults(func=_cmd_analyze)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    from netspace.inputs import load_inputs
     from netspace.report import write_report
-    from netspace.run.frame import load
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    path = write_report(load(args.dirs), args.out, normalize=args.normalize, metrics=metrics)
+    path = write_report(load_inputs(args.dirs, nds_error=args.nds_error), args.out, normalize=args.normalize,
+                        metrics=metrics)
     print(path)
     return 0
 

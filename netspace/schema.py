@@ -13,7 +13,10 @@ design      a sampled design parameter, under the space's own name (``depth``,
             ``w0``, ``wa``, ``wm``, ``group_width``, ...; a per-stage list
             parameter ``depths`` becomes ``depth1..depthK``, one column per
             stage under the singular name). The only role analysis plots
-            error against by default.
+            error against by default. Published results are read into the
+            same names (``netspace.analysis.read_external``); a group *count*
+            is ``groups1..K`` (NDS's ``num_gs``), never a ``group_width``
+            (channels per group).
 structure   derived from the spec, not sampled: ``depth_s1..``, ``width_s1..``
             (per stage), ``block_widths``, ``spec``
 complexity  ``flops``, ``params``, ``acts``: exact, from the spec
@@ -79,8 +82,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("status", "id", "pending | running | done | diverged | failed (STATUS_MEANINGS)"),
     Column("eval_split", "id", "the split error, best_error and curve are measured on: test or val"),
     Column("message", "id", "why a failed trial failed"),
-    Column("name", "id", "a model's name in published data (NDS job id)"),
-    Column("model", "id", "block type in published data (NDS)"),
+    Column("name", "id", "a model's name in published data (NDS job id, pycls job folder)"),
+    Column("model", "id", "block type (NDS) or model type (pycls) in published data"),
     Column("seed", "id", "a trial's random seed, where published data records one"),
     Column("block_widths", "structure", "per-block output widths (one entry per block)"),
     Column("spec", "structure", "the network spec as a dict (netspace.spec)"),

@@ -12,7 +12,8 @@ Where torchvision's architecture differs from the paper's under the same
 name (its RegNet width rounding: X-400MF, Y-800MF, Y-8GF), its name builds its
 own variant (``regnet_x_400mf`` is not ``RegNetX-400MF``). An unknown name is
 refused with the closest names. :func:`resolve` also takes RegNet parameters
-(``d=13,w0=24,wa=36.44,wm=2.49,g=8``) or a spec JSON file. :func:`table` lists
+(``d=13,w0=24,wa=36.44,wm=2.49,g=8``), a spec JSON file or a pycls model
+config YAML (:mod:`netspace.pycls_config`). :func:`table` lists
 every model with its complexity and :func:`info` describes one (what
 ``netspace zoo`` and ``netspace info`` print).
 """
@@ -290,7 +291,12 @@ def load_spec_file(path: str | os.PathLike) -> NetSpec:
 
 
 def resolve(model: str) -> NetSpec:
-    """A spec from a zoo name, RegNet parameters, or the path of a spec JSON file."""
+    """A spec from a zoo name, RegNet parameters, the path of a spec JSON file or of a pycls model config
+    (YAML: ``netspace.pycls_config``)."""
+    from netspace.pycls_config import is_pycls_file, load_pycls_config
+
+    if is_pycls_file(model):
+        return load_pycls_config(model)
     if model.endswith(".json") or os.path.isfile(model):
         return load_spec_file(model)
     if "=" in model:

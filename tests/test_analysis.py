@@ -308,11 +308,13 @@ def test_read_pycls_sweep(tmp_path):
     assert df["status"].tolist() == ["done", "running", "diverged", "failed", "done"]
     r = df.iloc[0]
     assert (r["error"], r["best_error"], r["flops"], r["params"], r["acts"]) == (35.5, 35.5, 2e8, 2.7e6, 2.2e6)
-    assert (r["d"], r["w0"], r["wa"], r["wm"], r["g"], r["b"]) == (13, 24, 36.44, 2.49, 8, 1.0)
+    assert (r["depth"], r["w0"], r["wa"], r["wm"], r["group_width"], r["bottleneck_ratio"]) == (13, 24, 36.44, 2.49,
+                                                                                                8, 1.0)
     assert r["block_widths"] == zoo.get("RegNetX-200MF").block_widths()
     assert r["curve"] == [60.0, 40.0, 35.5] and r["wall_seconds"] == 33.0 and r["name"] == "00000"
     a = df.iloc[4]
-    assert (a["d1"], a["d2"], a["w1"], a["w2"], a["d"]) == (1, 2, 32, 64, 3)
+    assert (a["depth1"], a["depth2"], a["width1"], a["width2"], a["depth"]) == (1, 2, 32, 64, 3)
+    assert (a["group_width1"], a["bottleneck_ratio2"]) == (8, 1.0)
     assert a["block_widths"] == [32, 64, 64] and a["best_error"] == 41.0 and a["error"] == 42.0
     assert an.summarize(df).iloc[0][["done", "diverged", "failed", "running"]].tolist() == [2, 1, 1, 1]
 
@@ -331,9 +333,14 @@ def test_read_nds(tmp_path):
     df = an.read_nds(path)
     assert df["sweep"].unique().tolist() == ["ResNeXt-A"]
     assert df["status"].tolist() == ["done", "done", "diverged"]
-    assert df["error"].tolist()[:2] == [9.5, 8.5] and df["best_error"].tolist()[:2] == [9.5, 8.0]
+    # The error is NDS's minimum test error by default, the last epoch's on request.
+    assert df["error"].tolist()[:2] == [9.5, 8.0] and df["best_error"].tolist()[:2] == [9.5, 8.0]
+    assert an.read_nds(path, error="last")["error"].tolist()[:2] == [9.5, 8.5]
     r = df.iloc[0]
-    assert (r["d"], r["d3"], r["w2"], r["g3"], r["bm1"], r["lr"], r["wd"]) == (6, 3, 32, 4, 0.25, 0.1, 5e-4)
+    assert (r["depth"], r["depth3"], r["width2"], r["lr"], r["wd"]) == (6, 3, 32, 0.1, 5e-4)
+    # num_gs is a number of groups; the channels per group follow from the bottleneck width w * bot_mul.
+    assert (r["groups1"], r["groups3"], r["bottleneck_ratio1"]) == (2, 4, 4.0)
+    assert (r["group_width1"], r["group_width2"], r["group_width3"]) == (2, 4, 4)  # 4/2, 8/2, 16/4
     assert r["block_widths"] == [16, 32, 32, 64, 64, 64]
     cells = tmp_path / "DARTS.json"
     net = {"genotype": {"normal": [], "normal_concat": [], "reduce": [], "reduce_concat": []}, "width": 16,

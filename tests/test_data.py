@@ -316,10 +316,10 @@ def test_imagefolder_classes_shapes_and_worker_batches(tmp_path):
 
 
 @needs_pil
-def test_imagefolder_default_resolution_and_val_fraction(tmp_path):
+def test_imagefolder_explicit_resolution_and_val_fraction(tmp_path):
     write_tree(tmp_path)
-    data = load_data("imagefolder", data_dir=tmp_path, val_fraction=0.34, num_workers=0)
-    assert data.info.resolution == 224 and data.info.pad == 28
+    data = load_data("imagefolder", data_dir=tmp_path, resolution=224, val_fraction=0.34, num_workers=0)
+    assert data.info.resolution == 224 and data.info.pad == 28 and data.info.note == ""
     assert len(data.val) == 3 and len(data.train) == 6  # one image of each class held out
     assert sorted(data.val.labels.tolist()) == [0, 1, 2]
     assert set(data.val.paths).isdisjoint(data.train.paths)

@@ -12,6 +12,7 @@ from netspace.analysis.by_sweep import compare_sweeps, complexity_weights, finis
 from netspace.analysis.compare import KSResult, compare_all, comparison_table, ks_test
 from netspace.analysis.edf import edf, edf_at
 from netspace.analysis.evidence import Evidence, compare_errors, detectable_ks_d, detectable_rho, rank_correlation
+from netspace.analysis.external import detect_format, read_external
 from netspace.analysis.frame import finished, parameter_columns, splits, sweeps
 from netspace.analysis.normalize import common_log_bins, normalized_weights
 from netspace.analysis.panels import Panel, panel_ranges, parameter_panels
@@ -25,9 +26,9 @@ from netspace.analysis.trends import correlations, trends
 __all__ = [
     "AnalysisError", "KSResult", "RegNetFit",
     "best_range", "best_ranges", "bootstrap_best", "common_log_bins", "compare_all", "compare_sweeps",
-    "comparison_table", "complexity_weights", "correlations", "edf", "edf_at", "finished", "finished_by_sweep",
-    "fit_regnet", "fit_top_models", "ks_test", "normalized_weights", "parameter_columns", "read_nds",
-    "read_pycls_sweep", "splits", "summarize", "sweeps", "trends",
+    "comparison_table", "complexity_weights", "correlations", "detect_format", "edf", "edf_at", "finished", "finished_by_sweep",
+    "fit_regnet", "fit_top_models", "ks_test", "normalized_weights", "parameter_columns", "read_external",
+    "read_nds", "read_pycls_sweep", "splits", "summarize", "sweeps", "trends",
 ]
 __all__ += ["Panel", "panel_ranges", "parameter_panels"]
 __all__ += ["RUNTIME_MODELS", "RuntimeModel", "fit_runtime_models"]

@@ -9,6 +9,14 @@ stderr). Errors (``top1_err``) are percentages. A job is done when its last
 test epoch is the last epoch; NaN losses (pycls stops with "NaN losses" on
 stderr) mark it diverged; other stderr output of an unfinished job marks it
 failed.
+
+Design columns take netspace's names (those of its own spaces), so a pycls
+sweep and a netspace sweep of the same space share them: RegNet ``depth``,
+``w0``, ``wa``, ``wm``, ``group_width``, ``bottleneck_ratio`` (b = 1 /
+``BOT_MUL``), ``se_ratio``; AnyNet ``depth1..K``, ``width1..K``,
+``group_width1..K`` (channels per group, ``GROUP_WS``),
+``bottleneck_ratio1..K`` (1 / ``BOT_MULS``) and the total ``depth``;
+EfficientNet ``depth1..K``, ``width1..K``, ``expansions1..K``.
 """
 
 from __future__ import annotations
@@ -24,21 +32,23 @@ from netspace.analysis._checks import AnalysisError
 from netspace.analysis._json import is_bad, load_json, number, sweep_name
 from netspace.errors import SpecError
 from netspace.spaces.regnet import adjust_block_compatibility, quantized_widths, stages_from_widths
+from netspace.schema import canonical
 
 FORMAT = "a pycls sweep.json (a list of per-job log records from tools/sweep_collect.py)"
 
 
 def _regnet(cfg: dict[str, Any]) -> tuple[dict[str, float], list[int] | None]:
     r = cfg.get("REGNET", {})
-    params = {"d": r.get("DEPTH"), "w0": r.get("W0"), "wa": r.get("WA"), "wm": r.get("WM"), "g": r.get("GROUP_W"),
-              "b": 1.0 / r["BOT_MUL"] if r.get("BOT_MUL") else None}
+    params = {"depth": r.get("DEPTH"), "w0": r.get("W0"), "wa": r.get("WA"), "wm": r.get("WM"),
+              "group_width": r.get("GROUP_W"), "bottleneck_ratio": 1.0 / r["BOT_MUL"] if r.get("BOT_MUL") else None}
     if r.get("SE_ON"):
-        params["se"] = r.get("SE_R", 0.25)
+        params["se_ratio"] = r.get("SE_R", 0.25)
     try:
-        block_w, _ = quantized_widths(int(params["d"]), int(params["w0"]), float(params["wa"]), float(params["wm"]))
+        block_w, _ = quantized_widths(int(params["depth"]), int(params["w0"]), float(params["wa"]),
+                                      float(params["wm"]))
         widths, depths = stages_from_widths(block_w)
-        widths, _ = adjust_block_compatibility(widths, [params["b"] or 1.0] * len(widths),
-                                               [int(params["g"] or 1)] * len(widths))
+        widths, _ = adjust_block_compatibility(widths, [params["bottleneck_ratio"] or 1.0] * len(widths),
+                                               [int(params["group_width"] or 1)] * len(widths))
         blocks = [w for w, n in zip(widths, depths) for _ in range(n)]
     except (SpecError, TypeError, ValueError):
         blocks = None
@@ -46,14 +56,17 @@ def _regnet(cfg: dict[str, Any]) -> tuple[dict[str, float], list[int] | None]:
 
 
 def _stagewise(section: dict[str, Any], keys: dict[str, str]) -> tuple[dict[str, float], list[int] | None]:
-    """Per-stage lists (depths, widths, ...) -> d1..dn, w1..wn, ... columns and the block widths."""
+    """Per-stage lists (DEPTHS, WIDTHS, ...) -> depths1..K, widths1..K, ... columns and the block widths."""
     params: dict[str, float] = {}
-    for key, short in keys.items():
+    for key, name in keys.items():
         for i, v in enumerate(section.get(key) or [], start=1):
-            params[f"{short}{i}"] = v
+            if key == "BOT_MULS":  # pycls's multiplier 1/b -> netspace's bottleneck ratio b
+                v = 1.0 / number(v) if number(v) > 0 else None
+            if v is not None:
+                params[f"{name}{i}"] = v
     depths, widths = section.get("DEPTHS") or [], section.get("WIDTHS") or []
     if depths:
-        params["d"] = sum(depths)
+        params["depth"] = sum(depths)
     blocks = [int(w) for w, n in zip(widths, depths) for _ in range(int(n))] or None
     return params, blocks
 
@@ -67,10 +80,11 @@ def _record(rec: Any, index: int, sweep: str, path: str) -> dict[str, Any]:
     if model == "regnet":
         params, blocks = _regnet(cfg)
     elif model == "anynet":
-        params, blocks = _stagewise(cfg.get("ANYNET", {}), {"DEPTHS": "d", "WIDTHS": "w", "GROUP_WS": "g",
-                                                            "BOT_MULS": "bm"})
+        params, blocks = _stagewise(cfg.get("ANYNET", {}), {"DEPTHS": "depths", "WIDTHS": "widths",
+                                                            "GROUP_WS": "group_widths", "BOT_MULS": "bottleneck_ratios"})
     elif model == "effnet":
-        params, blocks = _stagewise(cfg.get("EN", {}), {"DEPTHS": "d", "WIDTHS": "w", "EXP_RATIOS": "e"})
+        params, blocks = _stagewise(cfg.get("EN", {}), {"DEPTHS": "depths", "WIDTHS": "widths",
+                                                       "EXP_RATIOS": "expansions"})
     else:
         params, blocks = {}, None
     optim = cfg.get("OPTIM") or {}
@@ -113,10 +127,15 @@ def _record(rec: Any, index: int, sweep: str, path: str) -> dict[str, Any]:
 
 def read_pycls_sweep(path: str | os.PathLike, sweep: str | None = None) -> pd.DataFrame:
     """A trials DataFrame from a pycls sweep.json; ``sweep`` defaults to the sweep's folder name."""
-    data = load_json(path, FORMAT)
+    return pycls_frame(load_json(path, FORMAT), path, sweep)
+
+
+def pycls_frame(data: Any, path: str | os.PathLike, sweep: str | None = None) -> pd.DataFrame:
+    """``read_pycls_sweep`` of already-parsed JSON ``data`` (``path`` names it in errors and gives the default label)."""
     if not isinstance(data, list):
         raise AnalysisError(f"{os.fspath(path)} holds a JSON {type(data).__name__}, expected a list; expected {FORMAT}")
     if not data:
         raise AnalysisError(f"{os.fspath(path)} holds no jobs; expected {FORMAT}")
     name = sweep or sweep_name(path)
-    return pd.DataFrame([_record(rec, i, name, os.fspath(path)) for i, rec in enumerate(data)])
+    frame = pd.DataFrame([_record(rec, i, name, os.fspath(path)) for i, rec in enumerate(data)])
+    return frame.rename(columns=canonical)  # per-stage columns under today's names: depth1, group_width1

@@ -17,12 +17,18 @@ class DataConfig:
     """The dataset and its subset: the keyword arguments of :func:`netspace.data.load_data` but the seed.
 
     The seed is the schedule's (one seed fixes the split, the subset, the
-    init and the data order), so it is not repeated here.
+    init and the data order), so it is not repeated here. ``resolution``
+    None means the data's own size (what ``load_data`` makes of it is in the
+    run's recorded settings, ``data.resolution``); a number is an explicit
+    choice and is kept as given.
     """
 
     name: str = field(default="fashion-mnist", metadata=_help(
         "dataset: fashion-mnist (embedded), cifar10, imagefolder or synthetic"))
     data_dir: str | None = field(default=None, metadata=_help("dataset directory (cifar10, imagefolder)"))
+    resolution: int | None = field(default=None, metadata=_help(
+        "train and evaluate at N x N pixels (default: the data's own size; imagefolder: the median shorter side "
+        "of its images, at most 224)"))
     val_fraction: float = field(default=0.0, metadata=_help(
         "hold out this fraction of train as a class-stratified validation split"))
     limit_train: int | None = field(default=None, metadata=_help("train on a seeded subset of N images"))
@@ -34,15 +40,16 @@ class DataConfig:
         v = self.val_fraction
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v < 1:
             raise DataError(f"data: --val-fraction must be in [0, 1), got {v!r}")
-        for key in ("limit_train", "limit_test"):
+        for key in ("resolution", "limit_train", "limit_test"):
             n = getattr(self, key)
             if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
                 raise DataError(f"data: --{key.replace('_', '-')} must be a positive integer, got {n!r}")
 
     def load_kwargs(self, seed: int) -> dict[str, Any]:
         """Keyword arguments of ``load_data`` (JSON-able: sent to workers as they are)."""
-        return {"name": self.name, "data_dir": self.data_dir, "val_fraction": self.val_fraction, "seed": seed,
-                "limit_train": self.limit_train, "limit_test": self.limit_test}
+        return {"name": self.name, "data_dir": self.data_dir, "resolution": self.resolution,
+                "val_fraction": self.val_fraction, "seed": seed, "limit_train": self.limit_train,
+                "limit_test": self.limit_test}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

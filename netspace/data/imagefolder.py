@@ -5,6 +5,11 @@ Each image is converted to RGB, its shorter side resized to ``resolution``
 to a square, so every batch is uint8 [B,3,R,R]. ``val/`` is the test split;
 ``load_data(val_fraction=...)`` carves a validation split out of ``train/``.
 
+Without a requested resolution the images choose it: the median shorter side
+of a seeded sample of at most ``SIZE_SAMPLE`` training files (their headers
+only, nothing decoded), capped at ``MAX_RESOLUTION``; ``DataInfo.note``
+says so in one line. Images of other sizes are resized to it like any other.
+
 Augmentation is random crop with ``resolution // 8`` pixels of zero padding
 (the same relative shift as CIFAR's 4 px at 32) and horizontal flip: cheap,
 batched on the device, and safe for photos. Mean/std are ImageNet's.
@@ -26,7 +31,9 @@ from netspace.data.split import Batch, Split
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-DEFAULT_RESOLUTION = 224
+MAX_RESOLUTION = 224  # the ImageNet size: larger images are trained at 224 unless --resolution says otherwise
+SIZE_SAMPLE = 200  # files whose headers are read to find the images' own size
+SIZE_SEED = 0  # the sample is fixed (not the run's seed): every seed of a run sees the same resolution
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 LAYOUT = "expected DIR/train/<class>/<images> and DIR/val/<class>/<images>"
 
@@ -54,6 +61,31 @@ def decode(path: str, resolution: int) -> torch.Tensor:
         image = image.crop((left, top, left + resolution, top + resolution))
         pixels = np.asarray(image, dtype=np.uint8)
     return torch.from_numpy(pixels.copy()).permute(2, 0, 1).contiguous()
+
+
+def native_resolution(paths: list[str]) -> tuple[int, int, str]:
+    """(resolution, images' median shorter side, the one-line note) from a seeded sample of ``paths``.
+
+    PIL's ``open`` reads only the header, so the size of a file costs no decode.
+    """
+    image_module = _pil()
+    rows = np.arange(len(paths))
+    if len(rows) > SIZE_SAMPLE:
+        rows = np.sort(np.random.default_rng(SIZE_SEED).choice(rows, SIZE_SAMPLE, replace=False))
+    sides = []
+    for i in rows:
+        try:
+            with image_module.open(paths[i]) as image:
+                sides.append(min(image.size))
+        except Exception as error:  # any header failure means a bad file, whatever PIL raises
+            raise DataError(f"imagefolder: cannot read image {paths[i]} ({type(error).__name__}: {error}); "
+                            f"remove or replace the file") from None
+    side = int(np.round(np.median(sides)))
+    resolution = min(side, MAX_RESOLUTION)
+    capped = f" (at most {MAX_RESOLUTION})" if resolution < side else ""
+    note = (f"imagefolder: images are {side} px (median shorter side of {len(sides)} files); training at "
+            f"{resolution} px{capped}; --resolution to change")
+    return resolution, side, note
 
 
 def _list_images(folder: Path) -> list[str]:
@@ -150,10 +182,12 @@ class ImageFolderSplit(Split):
 
 
 def load(directory: Path, resolution: int | None, num_workers: int) -> tuple[ImageFolderSplit, ImageFolderSplit, DataInfo]:
-    """Train split (``train/``), test split (``val/``) and info; lists files, decodes nothing."""
+    """Train split (``train/``), test split (``val/``) and info; lists files, decodes nothing.
+
+    ``resolution`` None: the images' own size (:func:`native_resolution` of the training files).
+    """
     if not directory.is_dir():
         raise DataError(f"imagefolder: directory {directory} does not exist; {LAYOUT}")
-    resolution = DEFAULT_RESOLUTION if resolution is None else resolution
     classes = _class_folders(directory / "train")
     if not classes:
         raise DataError(f"imagefolder: {directory / 'train'} has no class folders; {LAYOUT}")
@@ -163,10 +197,14 @@ def load(directory: Path, resolution: int | None, num_workers: int) -> tuple[Ima
         only_val = sorted(set(val_classes) - set(classes))
         raise DataError(f"imagefolder: train/ and val/ class folders differ (only in train: {only_train}, "
                         f"only in val: {only_val}); give both the same class folders")
-    train = ImageFolderSplit(*scan(directory / "train", classes), resolution, num_workers)
+    train_paths, train_labels = scan(directory / "train", classes)
+    note = ""
+    if resolution is None:
+        resolution, _, note = native_resolution(train_paths)
+    train = ImageFolderSplit(train_paths, train_labels, resolution, num_workers)
     test = ImageFolderSplit(*scan(directory / "val", classes), resolution, num_workers)
     info = DataInfo(name="imagefolder", in_channels=3, resolution=resolution, num_classes=len(classes),
-                    mean=MEAN, std=STD, hflip=True, pad=resolution // 8, classes=tuple(classes))
+                    mean=MEAN, std=STD, hflip=True, pad=resolution // 8, classes=tuple(classes), note=note)
     return train, test, info
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from netspace.errors import NetspaceError
 
@@ -18,7 +18,9 @@ class DataInfo:
     Kept separate from the pixels so a trainer can build the network and the
     augmentation without touching the data, and so a run's record can store it.
     ``mean``/``std`` are per channel in [0, 1] pixel units (not 0..255), the
-    convention every published constant uses.
+    convention every published constant uses. ``note``: how the resolution
+    was chosen where the data chose it (imagefolder at its images' size), one
+    line for whoever starts a run to say once.
     """
 
     name: str
@@ -30,3 +32,4 @@ class DataInfo:
     hflip: bool
     pad: int
     classes: tuple[str, ...] = ()
+    note: str = field(default="", compare=False)

@@ -63,7 +63,8 @@ def load_data(
 ) -> Data:
     """Load dataset ``name`` (one of :data:`DATASETS`) as :class:`Data`.
 
-    ``resolution``: None keeps the native size (224 for imagefolder); otherwise
+    ``resolution``: None keeps the native size (imagefolder: its images' median
+    shorter side, at most 224; ``info.note`` says so); otherwise
     in-memory datasets are resized once at load and imagefolder decodes at it.
     ``val_fraction`` carves a seeded, class-stratified validation split out of
     train. ``limit_train``/``limit_test`` then keep a seeded subset of that

@@ -212,20 +212,36 @@ def upgrade(stored: Mapping[str, Any], kind: str | None = None) -> dict[str, Any
     A flat config named the trial settings it changed and took the
     schedule's other fields at their defaults of the time, which are today's
     (weight decay, label smoothing, warmup, momentum, augmentation); its
-    ``zero_init_last_bn`` was stored explicitly.
+    ``zero_init_last_bn`` was stored explicitly. A config that records no
+    data resolution gets the one it trained at: 224 for imagefolder (the
+    fixed size of the time), None (the data's own size) otherwise.
     """
     if "trial" in stored:
-        return dict(stored)
+        return _with_resolution(dict(stored))
     d = dict(stored)
     kind = kind or d.get("kind") or ("search" if "strategy" in d else "sweep")
     data = {new: d.pop(old) for old, new in _OLD_DATA.items() if old in d}
+    data["resolution"] = _OLD_RESOLUTION.get(data.get("name", DataConfig.name))
     schedule = {k: d.pop(k) for k in _OLD_SCHEDULE if k in d}
     base = SEARCH_TRIAL if kind == "search" else TrialConfig()
     trial = TrialConfig(dataclasses.replace(base.data, **data), dataclasses.replace(base.schedule, **schedule))
     window = {m: d.pop(m, None) for m in METRICS}
     if kind == "search":  # searches had no window; their controller options were explicit
         d.setdefault("controller", "netspace")
-    return {"kind": kind, **d, "window": window, "trial": trial.to_dict()}
+    return _with_resolution({"kind": kind, **d, "window": window, "trial": trial.to_dict()})
+
+
+# Before the data config had a resolution, imagefolder ran at 224 px and every other dataset at its own size.
+_OLD_RESOLUTION = {"imagefolder": 224}
+
+
+def _with_resolution(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored config whose data records no resolution, with the one it trained at (None: the data's own)."""
+    data = (config.get("trial") or {}).get("data")
+    if not isinstance(data, Mapping) or "resolution" in data:
+        return config
+    data = {**data, "resolution": _OLD_RESOLUTION.get(data.get("name", DataConfig.name))}
+    return {**config, "trial": {**config["trial"], "data": data}}
 
 
 

@@ -119,13 +119,23 @@ def _split_label(item: Input | tuple[str, Input]) -> tuple[str | None, Path]:
     return None, Path(text)
 
 
+def _name_parts(path: Path) -> tuple[str, ...]:
+    """The path components an unlabelled input is named by, last first in importance."""
+    parts = Path(os.path.abspath(path)).parts[1:]
+    if path.suffix == ".json" and parts:
+        parts = parts[:-1] if path.stem == "sweep" and len(parts) > 1 else (*parts[:-1], path.stem)
+    return parts
+
+
 def sweep_labels(inputs: Input | Iterable[Input | tuple[str, Input]] | Mapping[str, Input]) -> dict[str, Path]:
     """One unique label per input directory.
 
     An input is ``DIR``, ``"LABEL=DIR"`` or a ``(label, DIR)`` pair (a mapping
     gives label -> DIR). A directory without a label is named by its last path
     component, lengthened by its parents until no other input has the same
-    name (``study/RegNetX`` and ``other/RegNetX``). Two inputs with one
+    name (``study/RegNetX`` and ``other/RegNetX``); a JSON file is named
+    without its suffix (``ResNeXt-A.json``: ``ResNeXt-A``), pycls's
+    ``sweep.json`` by its folder. Two inputs with one
     explicit label, or one directory given twice without labels, are refused.
     """
     if isinstance(inputs, (str, os.PathLike)):
@@ -141,7 +151,7 @@ def sweep_labels(inputs: Input | Iterable[Input | tuple[str, Input]] | Mapping[s
             raise NetspaceError(f"two inputs are labelled {label!r} ({explicit[label]} and {path}); "
                                 "give each its own LABEL=DIR")
         explicit[label] = path
-    parts = {i: Path(os.path.abspath(p)).parts[1:] for i, (label, p) in enumerate(parsed) if label is None}
+    parts = {i: _name_parts(p) for i, (label, p) in enumerate(parsed) if label is None}
     depth = dict.fromkeys(parts, 1)
     while True:
         names = {i: "/".join(parts[i][-depth[i]:]) for i in parts}

@@ -35,14 +35,43 @@ def _set_aside(out: Path) -> Path:
     return old
 
 
-def space_of(config: SweepConfig | Any):
-    """The design space a sweep or search samples, in the frame of its data (resolution, channels, classes)."""
+def space_of(config: SweepConfig | Any, log=None):
+    """The design space a sweep or search samples, in the frame of its data (resolution, channels, classes);
+    how the data chose its resolution, where it did, is said through ``log`` (stderr by default)."""
     from netspace.data import load_data
     from netspace.spaces import get_space
 
     info = load_data(**config.trial.data_settings(), num_workers=0).info
+    if info.note:
+        (log or (lambda msg: print(msg, file=sys.stderr, flush=True)))(info.note)
     return get_space(config.space, resolution=info.resolution, in_channels=info.in_channels,
                      num_classes=info.num_classes, variant=config.variant)
+
+
+def _resolved_resolution(stored: dict[str, Any], config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both configs with an unset ``trial.data.resolution`` (the data's own size) replaced by that size, where
+    only one of them sets it: a run stored at 224 px and rerun without --resolution on 224 px images matches."""
+    from netspace.data import load_data
+    from netspace.train.config import TrialConfig
+
+    def resolution(d: dict[str, Any]) -> Any:
+        return ((d.get("trial") or {}).get("data") or {}).get("resolution")
+
+    if (resolution(stored) is None) == (resolution(config) is None):
+        return stored, config
+    unset = config if resolution(config) is None else stored
+    try:
+        trial = TrialConfig.from_dict(unset["trial"])
+    except NetspaceError:
+        return stored, config  # the settings differ in a way the comparison names anyway
+    native = load_data(**trial.data_settings(), num_workers=0).info.resolution
+
+    def fill(d: dict[str, Any]) -> dict[str, Any]:
+        if resolution(d) is not None:
+            return d
+        return {**d, "trial": {**d["trial"], "data": {**d["trial"]["data"], "resolution": native}}}
+
+    return fill(stored), fill(config)
 
 
 def open_checked(out: Path, config: dict[str, Any], *, force_new: bool = False, log=None, what: str = "sweep",
@@ -62,8 +91,10 @@ def open_checked(out: Path, config: dict[str, Any], *, force_new: bool = False, 
     try:
         settings = store.settings()
         stored = settings.get("config")
+        if stored is not None:
+            stored, config = _resolved_resolution(upgrade(stored, what), config)
         diff = [] if stored is None else [
-            d for d in differences(upgrade(stored, what), config) if d.split(":", 1)[0] not in ignore]
+            d for d in differences(stored, config) if d.split(":", 1)[0] not in ignore]
         if stored is not None and also is not None:
             diff += also(settings)
         if diff:
@@ -91,7 +122,7 @@ def sweep_run(config: SweepConfig, out: Path, *, force_new: bool = False, log=No
         if not new and config.samples < asked:
             raise NetspaceError(f"sweep: --samples {config.samples} is below the {asked} models {out} already "
                                 f"holds; give --samples {asked} or more to continue it")
-        space = space_of(config)
+        space = space_of(config, log)
         sampler = SpaceSampler(space, seed=config.seed, window=config.window.to_dict())
         run = Run(name or config.space, store, out, sampler, budget=config.samples, batch=config.samples,
                   trial=config.trial, log=log,

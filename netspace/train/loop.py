@@ -300,6 +300,8 @@ class _Run:
             f"{self.s.epochs} epochs x {self.steps} steps of {self.s.batch_size}, {p.name} {layout} on "
             f"{self.device.type}" + (f" x{self.ctx.world_size}" if self.ctx.active else ""))
         self.progress.log(f"precision: {p.reason}")
+        if self.data.info.note:
+            self.progress.log(self.data.info.note)
         if self.epoch or self.step_in_epoch:
             self.progress.log(f"resuming after epoch {self.epoch}"
                               + (f", step {self.step_in_epoch}" if self.step_in_epoch else ""))
