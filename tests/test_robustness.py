@@ -128,7 +128,7 @@ def test_a_search_whose_trials_all_failed_names_no_best(tmp_path):
 
     # batch size 64 with 8 training images: every trial fails in the model's own way (no full batch)
     summary = run_search(search_config("RegNetX", "random", 2, flops="3M:12M", epochs=1, limit_train=8,
-                                       limit_test=8, val_fraction=0.5, batch_size=64, precision="fp32"),
+                                       limit_test=8, val_fraction=0.01, batch_size=64, precision="fp32"),
                          tmp_path, workers=1, log=_quiet)
     assert summary["counts"]["done"] == 0 and summary["best"] is None
 
@@ -142,7 +142,7 @@ def test_sigterm_stops_a_sweep_like_ctrl_c_and_the_rerun_resumes(tmp_path):
 
     out = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "netspace", "sweep", "RegNetX", "--samples", "2", "--flops", "3M:12M",
-           "--epochs", "3", "--limit-train", "512", "--limit-test", "128", "--batch-size", "64",
+           "--epochs", "2", "--limit-train", "256", "--limit-test", "64", "--batch-size", "64",
            "--precision", "fp32", "--workers", "1", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
@@ -174,21 +174,26 @@ def _small_store(directory: Path) -> Path:
     return directory
 
 
-def _refused(directory: Path, *, expect: str) -> None:
+def _refused(directory: Path, capsys, *, expect: str) -> None:
+    """status, export and analyze, each run as the command line runs it (in this process), refuse the store."""
+    from netspace.cli import main
+
     for command in (["sweep", "status", str(directory)], ["sweep", "export", str(directory)],
                     ["analyze", str(directory), "--out", str(directory.parent / "r.html")]):
-        proc = _netspace(*command)
-        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
-        assert expect in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-        assert "rerun the same sweep command" in proc.stderr  # says how to rebuild
+        capsys.readouterr()
+        code = main(command)
+        err = capsys.readouterr().err
+        assert code == 2, (command, err)
+        assert expect in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert "rerun the same sweep command" in err  # says how to rebuild
 
 
-def test_a_zero_byte_store_is_an_error_not_zero_trials(tmp_path):
+def test_a_zero_byte_store_is_an_error_not_zero_trials(tmp_path, capsys):
     (tmp_path / "sweep.sqlite").write_bytes(b"")
-    _refused(tmp_path, expect="empty file")
+    _refused(tmp_path, capsys, expect="empty file")
 
 
-def test_overwritten_pages_are_found_by_the_integrity_check(tmp_path):
+def test_overwritten_pages_are_found_by_the_integrity_check(tmp_path, capsys):
     path = _small_store(tmp_path / "s") / "sweep.sqlite"
     import sqlite3
 
@@ -197,16 +202,16 @@ def test_overwritten_pages_are_found_by_the_integrity_check(tmp_path):
     data = bytearray(path.read_bytes())
     data[1024:3072] = b"\xab" * 2048  # 2 KB overwritten inside the first pages
     path.write_bytes(bytes(data))
-    _refused(path.parent, expect="damaged")
+    _refused(path.parent, capsys, expect="damaged")
 
 
-def test_a_garbled_trial_row_is_named(tmp_path):
+def test_a_garbled_trial_row_is_named(tmp_path, capsys):
     import sqlite3
 
     directory = _small_store(tmp_path / "s")
     with sqlite3.connect(directory / "sweep.sqlite") as con:
         con.execute("UPDATE trials SET params='{\"depth\": 1' WHERE trial=2")
-    _refused(directory, expect="undecodable rows (trial 2)")
+    _refused(directory, capsys, expect="undecodable rows (trial 2)")
 
 
 def test_a_read_only_sweep_directory_can_be_read(tmp_path):

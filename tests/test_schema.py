@@ -132,7 +132,7 @@ def test_cli_analyze_labels_and_refuses_a_shared_label(tmp_path, capsys):
 def swept(tmp_path_factory):
     out = tmp_path_factory.mktemp("schema") / "RegNetX"
     config = sweep_config(space="RegNetX", samples=3, epochs=1, flops="3M:6M", limit_train=256, limit_test=128,
-                         val_fraction=0.25, eval_split="val", batch_size=64, precision="fp32")
+                         val_fraction=0.01, eval_split="val", batch_size=64, precision="fp32")
     with pytest.MonkeyPatch.context() as mp:
         # the claim here is about columns, not speed: PyTorch's layers, no autotuning, no kernel build
         mp.setenv("NETSPACE_TUNE", "0")
