@@ -123,23 +123,32 @@ def compound_grid(budget: float = 2.0, step: float = 0.1, max_beta: float | None
     hi_b = min(top, max_beta) if max_beta else top
     hi_g = min(top, max_gamma) if max_gamma else top
     n_b, n_g = int(math.floor((hi_b - 1) / step + 1e-9)), int(math.floor((hi_g - 1) / step + 1e-9))
-    n_a = int(math.floor((budget * (1 + tolerance) - 1) / step + 1e-9))
-    candidates = (n_b + 1) * (n_g + 1) * (1 if tolerance == 0 else n_a + 1)
-    if candidates > MAX_GRID:
-        raise ScalingError(f"step {step:g} with budget {budget:g} makes {candidates:,} grid candidates, each one "
-                           f"training run; at most {MAX_GRID:,} (use a larger --step)")
+    pairs = (n_b + 1) * (n_g + 1)
+
+    def too_many(count: int) -> ScalingError:
+        return ScalingError(f"step {step:g} with budget {budget:g} makes {count:,} grid candidates, each one "
+                            f"training run; at most {MAX_GRID:,} (use a larger --step)")
+
+    if pairs > MAX_GRID:  # every (beta, gamma) pair gives at least one candidate where alpha >= 1 allows
+        raise too_many(pairs)
     out = []
     for i in range(n_b + 1):
         beta = round(1 + i * step, 6)
         for j in range(n_g + 1):
             gamma = round(1 + j * step, 6)
+            area = beta ** 2 * gamma ** 2
             if tolerance == 0:
-                alpha = round(budget / (beta ** 2 * gamma ** 2), 3)
+                alpha = round(budget / area, 3)
                 if alpha >= 1:
                     out.append((alpha, beta, gamma))
                 continue
-            for k in range(n_a + 1):
+            # alpha on the grid 1 + k step with |alpha area - budget| <= tolerance budget: a range of k
+            lo = max(0, math.ceil(((budget * (1 - tolerance)) / area - 1) / step - 1e-9))
+            hi = math.floor(((budget * (1 + tolerance)) / area - 1) / step + 1e-9)
+            if hi - lo + 1 + len(out) > MAX_GRID:
+                raise too_many(hi - lo + 1 + len(out))
+            for k in range(lo, hi + 1):
                 alpha = round(1 + k * step, 6)
-                if abs(alpha * beta ** 2 * gamma ** 2 - budget) <= tolerance * budget + 1e-12:
+                if abs(alpha * area - budget) <= tolerance * budget + 1e-12:
                     out.append((alpha, beta, gamma))
     return out
