@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from abc import abstractmethod
 from typing import Any, Mapping
 
 import numpy as np
@@ -158,11 +159,13 @@ class OptunaProposer(Proposer):
         import_optuna()
 
     # -- what a sampler defines ------------------------------------------------------
+    @abstractmethod
     def sampler(self, seed: int) -> Any:
-        raise NotImplementedError
+        """The Optuna sampler of this strategy, seeded with ``seed``."""
 
+    @abstractmethod
     def values(self, reward: float, cost: float | None) -> float | list[float]:
-        raise NotImplementedError
+        """What Optuna is told for a trained candidate: one value per entry of ``directions``."""
 
     # -- the study -------------------------------------------------------------------
     def _new_study(self) -> Any:
