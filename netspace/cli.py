@@ -91,7 +91,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  stem: 3x3 conv, width {spec.stem_width}, stride {spec.stem_stride}; cells (R = reduction): "
               + " ".join(f"{'R' if r else 'N'}{f}" for r, f in spec.cells()))
         for kind in ("normal", "reduction"):
-            blocks = "; ".join(f"{a}:{oa} + {b}:{ob}" for a, oa, b, ob in getattr(spec, kind))
+            blocks = "; ".join(f"concat({a}:{oa}, {b}:{ob})" if len(blk) == 5 else f"{a}:{oa} + {b}:{ob}"
+                               for blk in getattr(spec, kind) for a, oa, b, ob in [blk[:4]])
             print(f"  {kind}: {blocks}")
     else:
         stem = spec.stem

@@ -6,12 +6,16 @@ for networks built by stacking two searched cells, as in NASNet (Zoph et al.
 cell that halves resolution and doubles width.
 
 A cell has B blocks. Block j (1-based) reads two hidden states, applies an
-op to each and adds the results. A state index names the input: 0 is the
-output of the cell before the previous one (h[i-2]), 1 the previous cell's
-output (h[i-1]), and k >= 2 the output of block k - 1 of this cell, so block
-j may read indices 0..j. The outputs of blocks that no block reads are
-concatenated into the cell's output (so its width is F times their count,
-F the cell's filters). Before the blocks, each of the two cell inputs goes
+op to each and combines the two results (NASNet's step 5): by element-wise
+addition (``[input_a, op_a, input_b, op_b]``, or ``"add"`` as a fifth
+element) or by concatenation along the channels (``"concat"`` as the fifth
+element), which makes the block's output 2F wide. A state index names the
+input: 0 is the output of the cell before the previous one (h[i-2]), 1 the
+previous cell's output (h[i-1]), and k >= 2 the output of block k - 1 of
+this cell, so block j may read indices 0..j. Every op maps the state it
+reads (F or 2F channels) to F channels; the outputs of blocks that no block
+reads are concatenated into the cell's output (so its width is the sum of
+their widths, F the cell's filters). Before the blocks, each of the two cell inputs goes
 through act, 1x1 conv to F, BN (with stride 2 for h[i-2] when the previous
 cell was a reduction cell, so both inputs have the same size). In a
 reduction cell the ops reading a cell input (index 0 or 1) have stride 2.
@@ -56,10 +60,14 @@ CELL_OPS = ("identity", "conv_1x3_3x1", "conv_1x7_7x1", "dil_conv_3x3", "avg_poo
             "sep_conv_7x7")
 # Kernel of the factorized convs (1xk then kx1).
 FACTORIZED_CONVS = {"conv_1x3_3x1": 3, "conv_1x7_7x1": 7}
+# How a block combines its two op outputs (the NASNet paper's step 5): element-wise addition, or
+# concatenation along the channels. "add" is the default and is not written in a block's tuple.
+COMBINES = ("add", "concat")
 
 KIND = "nasnet"
 
-Block = tuple[int, str, int, str]
+# (input_a, op_a, input_b, op_b) adds; (input_a, op_a, input_b, op_b, "concat") concatenates.
+Block = tuple
 
 
 def _check_cell(cell: Any, where: str) -> tuple[Block, ...]:
@@ -67,9 +75,13 @@ def _check_cell(cell: Any, where: str) -> tuple[Block, ...]:
         raise SpecError(f"{where}: must be a non-empty list of blocks [input_a, op_a, input_b, op_b]")
     out = []
     for j, block in enumerate(cell, 1):
-        if not isinstance(block, (list, tuple)) or len(block) != 4:
-            raise SpecError(f"{where} block {j}: must be [input_a, op_a, input_b, op_b], got {block!r}")
-        ia, oa, ib, ob = block
+        if not isinstance(block, (list, tuple)) or len(block) not in (4, 5):
+            raise SpecError(f"{where} block {j}: must be [input_a, op_a, input_b, op_b] or "
+                            f"[input_a, op_a, input_b, op_b, combine], got {block!r}")
+        ia, oa, ib, ob = block[:4]
+        how = block[4] if len(block) == 5 else "add"
+        if how not in COMBINES:
+            raise SpecError(f"{where} block {j}: unknown combine {how!r}; choose one of {', '.join(COMBINES)}")
         for name, idx in (("input_a", ia), ("input_b", ib)):
             if not is_int(idx) or not 0 <= idx <= j:
                 raise SpecError(f"{where} block {j}: {name} must be an integer in [0, {j}] "
@@ -77,13 +89,30 @@ def _check_cell(cell: Any, where: str) -> tuple[Block, ...]:
         for name, op in (("op_a", oa), ("op_b", ob)):
             if op not in CELL_OPS:
                 raise SpecError(f"{where} block {j}: unknown {name} {op!r}; choose one of {', '.join(CELL_OPS)}")
-        out.append((int(ia), str(oa), int(ib), str(ob)))
+        out.append((int(ia), str(oa), int(ib), str(ob)) + (() if how == "add" else (str(how),)))
     return tuple(out)
+
+
+def combine_of(block: Block) -> str:
+    """How ``block`` combines its two op outputs: "add" or "concat"."""
+    return block[4] if len(block) == 5 else "add"
+
+
+def state_widths(cell: tuple[Block, ...], f: int) -> list[int]:
+    """Channels of every hidden state of a cell with F = ``f``: the two inputs (after their 1x1 convs),
+    then each block's output (F when it adds, 2F when it concatenates)."""
+    return [f, f] + [2 * f if combine_of(b) == "concat" else f for b in cell]
+
+
+def cell_width(cell: tuple[Block, ...], f: int) -> int:
+    """Channels of the cell's output: the widths of the blocks no block reads, concatenated."""
+    widths = state_widths(cell, f)
+    return sum(widths[j + 2] for j in unused_blocks(cell))
 
 
 def unused_blocks(cell: tuple[Block, ...]) -> list[int]:
     """0-based indices of the blocks no block reads: their outputs form the cell's output."""
-    read = {i for ia, _, ib, _ in cell for i in (ia, ib)}
+    read = {i for block in cell for i in (block[0], block[2])}
     return [j for j in range(len(cell)) if j + 2 not in read]
 
 

@@ -149,7 +149,7 @@ def test_nasnet_space_offers_the_papers_13_ops():
         assert needle in str(e.value) and "\n" not in str(e.value)
     # A reduced-space sample is a valid cell spec; a full-set op is refused by a reduced space's params.
     with pytest.raises(SpecError, match="op_a='sep_conv_7x7' is not an option"):
-        reduced.to_spec({**reduced.params_from_tokens([0] * 40), "normal.block1.op_a": "sep_conv_7x7"})
+        reduced.to_spec({**reduced.params_from_tokens([0] * 50), "normal.block1.op_a": "sep_conv_7x7"})
 
 
 def test_every_nasnet_op_builds_with_exact_complexity_at_both_strides():
@@ -166,6 +166,64 @@ def test_every_nasnet_op_builds_with_exact_complexity_at_both_strides():
         out = model(torch.randn(2, 3, res, res))
         assert out.shape == (2, 3) and torch.isfinite(out).all()
     assert {op for cell in (on_inputs, on_blocks) for b in cell for op in (b[1], b[3])} == set(CELL_OPS)
+
+
+def test_nasnet_blocks_choose_add_or_concat_as_the_papers_step_5():
+    """Each block's fifth decision (Zoph et al. 2018, Section 3, step 5): 2 x 5B = 50 predictions."""
+    space = get_space("NASNet")
+    tokens = dict(space.tokens())
+    assert len(tokens) == 50 and tokens["reduction.block5.combine"] == ("add", "concat")
+    names = [k for k, _ in space.tokens()][:5]
+    assert names == [f"normal.block1.{slot}" for slot in ("input_a", "op_a", "input_b", "op_b", "combine")]
+    assert space.describe()["combine"] == ["add", "concat"]
+    # The add-only space is a named option (the pre-2026-12-01 space): 40 tokens, 2^10 times smaller.
+    add_only = NASNetSpace(combine="add")
+    assert len(add_only.tokens()) == 40 and space.space_size() == add_only.space_size() * 2 ** 10
+    with pytest.raises(SpaceError, match="unknown combine 'max'; choose one of paper, add"):
+        NASNetSpace(combine="max")
+    # Four elements mean add; "add" written out is the same block; "concat" is kept.
+    cell = ((0, "identity", 1, "identity", "add"), (1, "conv_1x1", 2, "identity", "concat"))
+    spec = CellNetSpec(normal=cell, reduction=cell[:1], filters=4, repeats=1, num_classes=2, resolution=8)
+    assert spec.normal == ((0, "identity", 1, "identity"), (1, "conv_1x1", 2, "identity", "concat"))
+    assert spec_from_dict(json.loads(spec.to_json())) == spec
+    with pytest.raises(SpecError, match="normal cell block 1: unknown combine 'mul'; choose one of add, concat"):
+        CellNetSpec(normal=((0, "identity", 1, "identity", "mul"),), reduction=cell[:1])
+    concat = (0, "conv_1x1", 1, "identity", "concat")
+    params = space.params_from_cells([list(concat)] * 5, [cell[0][:4]] * 5)
+    assert params["normal.block1.combine"] == "concat" and params["reduction.block1.combine"] == "add"
+    assert space.to_spec(params).normal[0] == concat and space.to_spec(params).reduction[0] == cell[0][:4]
+
+
+def test_concatenated_states_are_read_by_every_op_with_exact_complexity():
+    """A concat block's output is 2F wide: every op reads it (at stride 1 and, from a cell input, stride 2),
+    the cell's output width is the sum of its unread blocks, and the counted cost is exact."""
+    from netspace.spec_cells import cell_width
+
+    ops = list(CELL_OPS)
+    # Block 1 concatenates; blocks 2.. read it (index 2) with every op, some concatenating again.
+    chain = ((0, "conv_1x1", 1, "identity", "concat"),) + tuple(
+        (2, ops[j], j % 2, ops[(j + 4) % 13]) + (("concat",) if j % 3 == 0 else ()) for j in range(13))
+    assert {b[1] for b in chain[1:]} == set(CELL_OPS)
+    f = 4
+    assert cell_width(chain, f) == sum(2 * f if len(b) == 5 else f for j, b in enumerate(chain)
+                                       if all(j + 2 not in (c[0], c[2]) for c in chain))
+    for res in (13, 11):
+        spec = CellNetSpec(normal=chain, reduction=chain, filters=f, repeats=1, stem_width=6,
+                           num_classes=3, resolution=res)
+        _assert_exact(spec)
+        model = build(spec)
+        model.train()
+        out = model(torch.randn(2, 3, res, res))
+        out.sum().backward()
+        assert out.shape == (2, 3) and torch.isfinite(out).all()
+    # A concat block adds no parameters of its own; reading it with a pool adds the 1x1 projection.
+    base = CellNetSpec(normal=((0, "identity", 1, "identity"), (2, "max_pool_3x3", 0, "identity")),
+                       reduction=((0, "identity", 1, "identity"),), filters=f, repeats=1, stacks=1,
+                       stem_width=f, num_classes=2, resolution=9)
+    cat = base.replace(normal=((0, "identity", 1, "identity", "concat"), (2, "max_pool_3x3", 0, "identity")))
+    d = {key: complexity(cat)[key] - complexity(base)[key] for key in ("flops", "params", "acts")}
+    # max pool on 2F instead of F (+F x 9 x 9 acts), then 1x1 conv 2F -> F and BN.
+    assert d == {"flops": 2 * f * f * 81, "params": 2 * f * f + 2 * f, "acts": f * 81 + f * 81}
 
 
 def test_factorized_convs_and_large_pools_are_the_papers_layers():

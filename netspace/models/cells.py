@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from netspace.models.layers import bn, conv, drop_connect
-from netspace.spec_cells import FACTORIZED_CONVS, CellNetSpec, unused_blocks
+from netspace.spec_cells import FACTORIZED_CONVS, CellNetSpec, cell_width, combine_of, state_widths, unused_blocks
 
 
 def _relu() -> nn.ReLU:
@@ -14,52 +14,65 @@ def _relu() -> nn.ReLU:
     return nn.ReLU(inplace=False)
 
 
-def cell_op(name: str, f: int, stride: int) -> nn.Module:
-    """One op of a block on f channels; see ``CELL_OPS`` for the layers of each."""
+def _project(w: int, f: int, stride: int) -> nn.Sequential:
+    """act, 1x1 conv w -> f (with the stride), BN."""
+    return nn.Sequential(_relu(), conv(w, f, 1, stride), bn(f))
+
+
+def cell_op(name: str, f: int, stride: int, w_in: int | None = None) -> nn.Module:
+    """One op of a block: ``w_in`` channels in (F unless the state read was concatenated), F out;
+    see ``CELL_OPS`` for the layers of each. Identity and pools that must change the width (or, for
+    identity, the size) are followed by act, 1x1 conv, BN."""
+    w = f if w_in is None else w_in
     if name == "identity":
-        if stride == 1:
+        if stride == 1 and w == f:
             return nn.Identity()
-        return nn.Sequential(_relu(), conv(f, f, 1, 2), bn(f))
+        return _project(w, f, stride)
     if name.startswith("sep_conv_"):
         k = int(name[-1])
         return nn.Sequential(
-            _relu(), conv(f, f, k, stride, groups=f), conv(f, f, 1), bn(f),
+            _relu(), conv(w, w, k, stride, groups=w), conv(w, f, 1), bn(f),
             _relu(), conv(f, f, k, groups=f), conv(f, f, 1), bn(f),
         )
     if name in ("conv_1x1", "conv_3x3"):
-        return nn.Sequential(_relu(), conv(f, f, int(name[-1]), stride), bn(f))
+        return nn.Sequential(_relu(), conv(w, f, int(name[-1]), stride), bn(f))
     if name in FACTORIZED_CONVS:
         k = FACTORIZED_CONVS[name]
         return nn.Sequential(
             _relu(),
-            nn.Conv2d(f, f, (1, k), stride=(1, stride), padding=(0, k // 2), bias=False),
+            nn.Conv2d(w, f, (1, k), stride=(1, stride), padding=(0, k // 2), bias=False),
             nn.Conv2d(f, f, (k, 1), stride=(stride, 1), padding=(k // 2, 0), bias=False),
             bn(f),
         )
     if name == "dil_conv_3x3":
-        return nn.Sequential(_relu(), nn.Conv2d(f, f, 3, stride=stride, padding=2, dilation=2, bias=False), bn(f))
+        return nn.Sequential(_relu(), nn.Conv2d(w, f, 3, stride=stride, padding=2, dilation=2, bias=False), bn(f))
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
-    if name.startswith("max_pool_"):
+        pool = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+    elif name.startswith("max_pool_"):
         k = int(name[-1])
-        return nn.MaxPool2d(k, stride=stride, padding=k // 2)
-    raise ValueError(f"unknown cell op {name!r}")  # the spec validates op names
+        pool = nn.MaxPool2d(k, stride=stride, padding=k // 2)
+    else:
+        raise ValueError(f"unknown cell op {name!r}")  # the spec validates op names
+    return pool if w == f else nn.Sequential(pool, _project(w, f, 1))
 
 
 class Cell(nn.Module):
-    """Blocks of two ops added together; the unread block outputs are concatenated."""
+    """Blocks of two ops, added or concatenated; the unread block outputs are concatenated."""
 
     def __init__(self, blocks, reduction: bool, w_prev2: int, w_prev: int, f: int, after_reduction: bool) -> None:
         super().__init__()
         self.pre0 = nn.Sequential(_relu(), conv(w_prev2, f, 1, 2 if after_reduction else 1), bn(f))
         self.pre1 = nn.Sequential(_relu(), conv(w_prev, f, 1), bn(f))
-        self.inputs = [(ia, ib) for ia, _, ib, _ in blocks]
+        blocks = tuple(blocks)
+        widths = state_widths(blocks, f)
+        self.inputs = [(b[0], b[2]) for b in blocks]
+        self.concats = [combine_of(b) == "concat" for b in blocks]
         self.ops = nn.ModuleList()
-        for ia, oa, ib, ob in blocks:
+        for ia, oa, ib, ob in (b[:4] for b in blocks):
             for i, op in ((ia, oa), (ib, ob)):
-                self.ops.append(cell_op(op, f, 2 if reduction and i < 2 else 1))
-        self.concat = unused_blocks(tuple(blocks))
-        self.width = f * len(self.concat)
+                self.ops.append(cell_op(op, f, 2 if reduction and i < 2 else 1, widths[i]))
+        self.concat = unused_blocks(blocks)
+        self.width = cell_width(blocks, f)
         self.drop_rate = 0.0
 
     def _path(self, op: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +84,8 @@ class Cell(nn.Module):
     def forward(self, h_prev2: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
         states = [self.pre0(h_prev2), self.pre1(h_prev)]
         for j, (ia, ib) in enumerate(self.inputs):
-            states.append(self._path(self.ops[2 * j], states[ia]) + self._path(self.ops[2 * j + 1], states[ib]))
+            a, b = self._path(self.ops[2 * j], states[ia]), self._path(self.ops[2 * j + 1], states[ib])
+            states.append(torch.cat([a, b], dim=1) if self.concats[j] else a + b)
         return torch.cat([states[j + 2] for j in self.concat], dim=1)
 
 

@@ -2,7 +2,7 @@
 
 ``get_space(name, resolution=..., in_channels=..., num_classes=...)`` gives
 one of the paper's spaces (AnyNetX_A..E, RegNet, RegNetX, RegNetY), a NAS
-space (MnasNet, NASNet with the paper's 13 ops, NASNet-reduced) or a YAML
+space (MnasNet, NASNet with the paper's 13 ops and add/concat, NASNet-reduced, NASNet-add) or a YAML
 space; ``space.sample(n, seed=0, flops="360M:400M")`` draws distinct networks
 inside complexity windows; ``space.to_spec(params)`` rebuilds a stored
 sample's spec; ``space.describe()`` states the space for reports;
@@ -22,7 +22,7 @@ from netspace.spaces.frame import VARIANTS, Frame, pick_variant
 from netspace.spaces.regnet import RegNetParams, adjust_block_compatibility, quantized_widths, regnet_spec
 from netspace.spaces.regnet_space import REGNET_NAMES, RegNetSpace, regnet_space
 from netspace.spaces.mnasnet import MnasNetSpace
-from netspace.spaces.nasnet import NASNetSpace, nasnet_reduced_space
+from netspace.spaces.nasnet import NASNetSpace, nasnet_add_space, nasnet_reduced_space
 from netspace.spaces.population import flat_record, sample_population
 from netspace.spaces.registry import SPACES, UnknownSpaceError, get_space, space_names
 from netspace.spaces.samplers import SAMPLER_KINDS, Sampler, SpaceError
@@ -40,13 +40,14 @@ for _name in REGNET_NAMES:
 SPACES.register("MnasNet", MnasNetSpace)
 SPACES.register("NASNet", NASNetSpace)
 SPACES.register("NASNet-reduced", nasnet_reduced_space)
+SPACES.register("NASNet-add", nasnet_add_space)
 for _name in ANYNET_VARIANTS:
     SPACES.register(_name, partial(anynet_space, _name))
 del _name
 
 SPACE_NAMES = ANYNET_NAMES + REGNET_NAMES
 # The search spaces of the NAS methods the paper compares with (token spaces, netspace.spaces.tokens).
-NAS_SPACE_NAMES = ("MnasNet", "NASNet", "NASNet-reduced")
+NAS_SPACE_NAMES = ("MnasNet", "NASNet", "NASNet-reduced", "NASNet-add")
 
 __all__ = [
     "ANYNET_NAMES", "NAS_SPACE_NAMES", "REGNET_NAMES", "SAMPLER_KINDS", "SPACES", "SPACE_NAMES", "VARIANTS",

@@ -1,13 +1,20 @@
 """The NASNet cell search space (Zoph et al. 2018, section 3).
 
 The search picks a normal cell and a reduction cell of B = 5 blocks each.
-Every block chooses two inputs (the two previous cells' outputs, or an
-earlier block of the same cell) and an op for each, from the space's op
-set (below); the two results are added, and the outputs no block reads are
-concatenated (``netspace.spec_cells``). Tokens, in order:
-for the normal then the reduction cell, for blocks 1..5: ``input_a``,
-``op_a``, ``input_b``, ``op_b`` (40 tokens). Input options of block j are
-0 (h[i-2]), 1 (h[i-1]) and 2..j (blocks 1..j-1).
+Every block makes the paper's five decisions (its steps 1-5): two inputs
+(the two previous cells' outputs, or an earlier block of the same cell), an
+op for each from the space's op set (below), and how the two results are
+combined: element-wise addition or concatenation along the channels. The
+outputs no block reads are concatenated (``netspace.spec_cells``). Tokens,
+in order: for the normal then the reduction cell, for blocks 1..5:
+``input_a``, ``op_a``, ``input_b``, ``op_b``, ``combine`` (50 tokens, the
+paper's 2 x 5B predictions). Input options of block j are 0 (h[i-2]),
+1 (h[i-1]) and 2..j (blocks 1..j-1).
+
+The paper does not say how an op reads a concatenated (2F-channel) state;
+here every op maps its input to F channels: convs take the wider input
+directly, a separable conv's first 1x1 maps to F, and identity and pools
+are followed by act, 1x1 conv, BN (as identity at stride 2 is).
 
 The network around the cells is fixed by the variant:
 
@@ -38,9 +45,10 @@ Op sets (``ops=``, :data:`OP_SETS`):
 
 A tuple of op names (a subset of ``CELL_OPS``) gives any other set.
 
-Each block combines its two results by addition; the paper's controller
-also chooses between addition and concatenation (its step 5), which this
-space does not offer.
+Combines (``combine=``): ``"paper"`` (the default) offers both, as the
+paper's controller does; ``"add"`` gives addition only (40 tokens: the
+space netspace offered before 2026-12-01, a named option for a cheaper
+space whose cells keep the width F at every block).
 """
 
 from __future__ import annotations
@@ -50,7 +58,7 @@ from typing import Any, Mapping, Sequence
 from netspace.spaces.frame import Frame
 from netspace.spaces.samplers import SpaceError
 from netspace.spaces.tokens import Token, TokenSpace, option_index
-from netspace.spec_cells import CELL_OPS, CellNetSpec
+from netspace.spec_cells import CELL_OPS, COMBINES, CellNetSpec
 
 NASNET_OPS = CELL_OPS  # the paper's 13, in its order
 NASNET_REDUCED_OPS = ("identity", "sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3",
@@ -61,6 +69,7 @@ _SPACE_NAMES = {"paper": "NASNet", "reduced": "NASNet-reduced"}
 NUM_BLOCKS = 5
 CELL_KINDS = ("normal", "reduction")
 SLOTS = ("input_a", "op_a", "input_b", "op_b")
+COMBINE_SETS = {"paper": COMBINES, "add": ("add",)}
 
 # filters, repeats, stem width, stem cells per variant.
 _VARIANT = {"imagenet": (44, 4, 32, 2), "small": (16, 1, 48, 0)}
@@ -71,9 +80,14 @@ class NASNetSpace(TokenSpace):
 
     def __init__(self, frame: Frame | None = None, *, filters: int | None = None, repeats: int | None = None,
                  blocks: int = NUM_BLOCKS, drop_path: float = 0.0, dropout: float = 0.0,
-                 ops: str | Sequence[str] = "paper") -> None:
+                 ops: str | Sequence[str] = "paper", combine: str = "paper") -> None:
         self.ops, self.op_set = _op_set(ops)
-        self.name = _SPACE_NAMES.get(self.op_set, "NASNet")
+        if combine not in COMBINE_SETS:
+            raise SpaceError(f"NASNet: unknown combine {combine!r}; choose one of {', '.join(COMBINE_SETS)} "
+                             "(paper: add or concat per block; add: addition only)")
+        self.combine, self.combines = combine, COMBINE_SETS[combine]
+        add_only = (self.op_set, combine) == ("paper", "add")
+        self.name = "NASNet-add" if add_only else _SPACE_NAMES.get(self.op_set, "NASNet")
         self.frame = frame or Frame()
         f0, r0, stem, stem_cells = _VARIANT[self.frame.variant]
         self.filters = f0 if filters is None else filters
@@ -96,12 +110,14 @@ class NASNetSpace(TokenSpace):
                 inputs = tuple(range(j + 1))
                 self._tokens += [(f"{cell}.block{j}.input_a", inputs), (f"{cell}.block{j}.op_a", self.ops),
                                  (f"{cell}.block{j}.input_b", inputs), (f"{cell}.block{j}.op_b", self.ops)]
+                if len(self.combines) > 1:
+                    self._tokens.append((f"{cell}.block{j}.combine", self.combines))
 
     def tokens(self) -> list[Token]:
         return list(self._tokens)
 
-    def cell_from_params(self, params: Mapping[str, Any], cell: str) -> tuple[tuple[int, str, int, str], ...]:
-        """One cell's blocks ``(input_a, op_a, input_b, op_b)`` from params (already checked)."""
+    def cell_from_params(self, params: Mapping[str, Any], cell: str) -> tuple[tuple, ...]:
+        """One cell's blocks ``(input_a, op_a, input_b, op_b[, "concat"])`` from params (already checked)."""
         out = []
         for j in range(1, self.blocks + 1):
             vals = []
@@ -109,6 +125,10 @@ class NASNetSpace(TokenSpace):
                 key = f"{cell}.block{j}.{slot}"
                 options = tuple(range(j + 1)) if slot.startswith("input") else self.ops
                 vals.append(options[option_index(self.name, key, options, params[key])])
+            key = f"{cell}.block{j}.combine"
+            if key in params:
+                how = self.combines[option_index(self.name, key, self.combines, params[key])]
+                vals += [how] if how != "add" else []
             out.append(tuple(vals))
         return tuple(out)
 
@@ -124,13 +144,17 @@ class NASNetSpace(TokenSpace):
                            drop_path=self.drop_path)
 
     def params_from_cells(self, normal, reduction) -> dict[str, Any]:
-        """Params of the given cells (lists of ``[input_a, op_a, input_b, op_b]``)."""
+        """Params of the given cells (lists of ``[input_a, op_a, input_b, op_b]``, with ``"concat"`` or
+        ``"add"`` as a fifth element where the space offers the choice; four elements mean add)."""
         out: dict[str, Any] = {}
         for cell, blocks in (("normal", normal), ("reduction", reduction)):
             if len(blocks) != self.blocks:
                 raise SpaceError(f"NASNet: the {cell} cell needs {self.blocks} blocks, got {len(blocks)}")
             for j, block in enumerate(blocks, 1):
                 out.update({f"{cell}.block{j}.{slot}": v for slot, v in zip(SLOTS, block)})
+                how = block[4] if len(block) > 4 else "add"
+                if len(self.combines) > 1 or how != "add":
+                    out[f"{cell}.block{j}.combine"] = how
         self.check_params(out)
         return out
 
@@ -144,7 +168,7 @@ class NASNetSpace(TokenSpace):
             "op_set": {"paper": "the paper's 13 ops (Zoph et al. 2018, Section 3)",
                        "reduced": "reduced: netspace's 8 of the paper's 13 ops"}.get(self.op_set, "custom"),
             "paper_ops_missing": [op for op in NASNET_OPS if op not in self.ops],
-            "combiner": "add",
+            "combine": list(self.combines),
             "tokens": len(self._tokens),
             "size": self.space_size(),
             "network": {"filters": self.filters, "repeats": self.repeats, "stacks": 3,
@@ -158,7 +182,7 @@ class NASNetSpace(TokenSpace):
 
     def __repr__(self) -> str:
         return (f"NASNetSpace(variant={self.frame.variant!r}, filters={self.filters}, repeats={self.repeats}, "
-                f"ops={self.op_set!r})")
+                f"ops={self.op_set!r}, combine={self.combine!r})")
 
 
 def _op_set(ops: str | Sequence[str]) -> tuple[tuple[str, ...], str]:
@@ -187,3 +211,8 @@ def nasnet_space(frame: Frame | None = None, **kwargs: Any) -> NASNetSpace:
 def nasnet_reduced_space(frame: Frame | None = None, **kwargs: Any) -> NASNetSpace:
     """The NASNet cell space on netspace's 8-op subset (:data:`NASNET_REDUCED_OPS`)."""
     return NASNetSpace(frame, ops="reduced", **kwargs)
+
+
+def nasnet_add_space(frame: Frame | None = None, **kwargs: Any) -> NASNetSpace:
+    """The NASNet cell space with the paper's 13 ops whose blocks only add (``combine="add"``, 40 tokens)."""
+    return NASNetSpace(frame, combine="add", **kwargs)
