@@ -173,13 +173,14 @@ def _add_trial_options(p: argparse.ArgumentParser, base, *, defaults: str | None
             text = f.metadata.get("help", f.name)
             if default is None and "default" in text and not defaults:
                 note = ""
-            kind = _field_type(f)
+            kind = f.metadata.get("parse") or _field_type(f)
             kwargs: dict = {"dest": f"trial_{f.name if obj is base.schedule else 'data_' + f.name}",
                             "default": None, "help": f"{text} ({note})" if note else text}
             if kind is bool:
                 group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
             else:
-                metavar = {int: "N", float: "X"}.get(kind, "NAME" if flag == "--data" else None)
+                metavar = f.metadata.get("metavar") or {int: "N", float: "X"}.get(
+                    kind, "NAME" if flag == "--data" else None)
                 group.add_argument(flag, type=kind, choices=CHOICES.get(f.name) if obj is base.schedule else None,
                                    metavar=metavar, **kwargs)
 

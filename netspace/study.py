@@ -36,7 +36,7 @@ from typing import Any, Mapping
 
 from netspace.errors import NetspaceError
 from netspace.fields import help_meta
-from netspace.run.config import ComplexityWindow, SweepConfig
+from netspace.run.config import ComplexityWindow, SweepConfig, comparable_val_limit, with_val_limit
 from netspace.run.driver import drive, duration
 from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
@@ -242,8 +242,8 @@ def _check_settings(out: Path, config: StudyConfig, force_new: bool, log) -> Non
         stored = _upgrade_study(stored)
         # Studies written before the fidelity stage existed gain it on a rerun; nothing they hold changes.
         stored.setdefault("fidelity", config.fidelity.to_dict())
-        diff = differences(stored, config.to_dict())
-        if diff:
+        diff = differences(comparable_val_limit(with_val_limit(stored)), comparable_val_limit(config.to_dict()))
+        if diff or force_new:
             if not force_new:
                 raise NetspaceError(
                     f"{out} holds a study with other settings ({'; '.join(diff)}); rerun with the same settings "

@@ -627,6 +627,48 @@ def test_limits_apply_after_carving_val():
     assert torch.equal(again.train.images, limited.train.images)
 
 
+def test_limit_test_bounds_the_validation_split_too_unless_limit_val_says_otherwise():
+    """``--limit-test N`` evaluates N images of whichever split is evaluated; ``--limit-val`` sets the
+    validation split's own number, or ``all``."""
+    from netspace.data.config import DataConfig
+
+    assert DataConfig(limit_test=100).val_limit() is None  # no validation split
+    assert DataConfig(val_fraction=0.1, limit_test=100).val_limit() == 100
+    assert DataConfig(val_fraction=0.1, limit_test=100, limit_val=40).val_limit() == 40
+    assert DataConfig(val_fraction=0.1, limit_test=100, limit_val="all").val_limit() is None
+    assert DataConfig(val_fraction=0.1).val_limit() is None
+    for bad in (0, -3, "some", 2.5, True):
+        with pytest.raises(NetspaceError) as e:
+            DataConfig(val_fraction=0.1, limit_val=bad)
+        assert "--limit-val must be a positive integer or 'all'" in str(e.value) and "\n" not in str(e.value)
+    kwargs = dict(synthetic_shape=(1, 8, 8), synthetic_size=(400, 50))
+    full = load_data("synthetic", val_fraction=0.25, **kwargs)
+    settings = DataConfig(name="synthetic", val_fraction=0.25, limit_train=30, limit_test=7).load_kwargs(seed=0)
+    limited = load_data(**settings, **kwargs)
+    assert (len(limited.train), len(limited.val), len(limited.test)) == (30, 7, 7) and len(full.val) > 90
+    assert image_keys(limited.val.images) <= image_keys(full.val.images)
+    again = load_data(**settings, **kwargs)
+    assert torch.equal(again.val.images, limited.val.images)
+    every = load_data(**DataConfig(name="synthetic", val_fraction=0.25, limit_test=7,
+                                   limit_val="all").load_kwargs(seed=0), **kwargs)
+    assert torch.equal(every.val.images, full.val.images) and len(every.test) == 7
+
+
+def test_limit_val_on_the_command_line(capsys):
+    from netspace.cli import build_parser
+
+    parser = build_parser()
+    for given, value in (("all", "all"), ("ALL", "all"), ("12", 12)):
+        args = parser.parse_args(["train", "x.json", "--out", "x", "--limit-val", given])
+        assert args.trial_data_limit_val == value
+    with pytest.raises(SystemExit):
+        parser.parse_args(["search", "--help"])
+    assert "--limit-val N|all" in capsys.readouterr().out
+    proc = subprocess.run([sys.executable, "-m", "netspace.cli", "train", "x.json", "--limit-val", "some"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--limit-val" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_labels_held_compactly_when_they_fit():
     images = torch.zeros(3, 1, 4, 4, dtype=torch.uint8)
     small = InMemorySplit(images, torch.tensor([0, 255, 7]))

@@ -151,6 +151,38 @@ def test_a_store_with_flat_settings_continues_without_retraining(tmp_path):
 
 
 @needs_fmnist
+def test_limit_test_bounds_the_evaluated_validation_split_and_older_stores_keep_what_they_evaluated(tmp_path):
+    """Stores written before ``limit_val`` existed evaluated their whole validation split: a rerun says so
+    (naming ``limit_val``) rather than mixing trials evaluated on other images, and continues with
+    ``--limit-val all``."""
+    out = tmp_path / "val"
+    trial = {**TRIAL, "val_fraction": 0.25, "eval_split": "val"}
+    config = sweep_config("RegNetX", 1, flops="3M:12M", **trial)
+    run_sweep(config, out, workers=1, log=_quiet)
+    result = json.loads((out / "trials" / "0000" / "result.json").read_text())
+    assert result["eval_split"] == "val" and result["data"]["eval_size"] == 128
+    with Store(out) as store:  # as a version before limit_val stored it
+        stored = store.settings()["config"]
+        del stored["trial"]["data"]["limit_val"]
+        store.put_settings({"config": stored})
+        errors = [t.error for t in store.trials()]
+    with pytest.raises(NetspaceError, match=r"other settings \(trial\.data\.limit_val: 'all' -> 128\).*--force-new"):
+        run_sweep(config, out, log=_quiet)
+    lines: list[str] = []
+    run_sweep(sweep_config("RegNetX", 1, flops="3M:12M", **trial, limit_val="all"), out, workers=1, log=lines.append)
+    assert lines == ["all 1 trials finished"]
+    with Store(out) as store:
+        assert [t.error for t in store.trials()] == errors
+    # --force-new starts over even with the same settings, keeping the old sweep aside
+    lines = []
+    run_sweep(config, out, workers=1, force_new=True, log=lines.append)
+    assert any(line.startswith("previous sweep moved to") for line in lines)
+    assert len(list(out.glob("previous-*/sweep.sqlite"))) == 1
+    with Store(out) as store:
+        assert [t.status for t in store.trials()] == ["done"]
+
+
+@needs_fmnist
 def test_a_larger_samples_extends_a_sweep_with_the_next_draws(tmp_path):
     run_sweep(sweep_config("RegNetX", 1, flops="3M:12M", **TRIAL), tmp_path / "a", workers=1, log=_quiet)
     with Store(tmp_path / "a") as store:

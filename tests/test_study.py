@@ -196,7 +196,15 @@ def test_changed_settings_refused_unless_force_new(tmp_path):
     assert len(previous) == 1 and (previous[0] / "RegNetX" / "sweep.sqlite").exists()
     with Store(out / "RegNetX") as store:
         assert len(store.trials("done")) == 3
-
+    # --force-new starts over with the same settings too (it used to resume silently)
+    lines: list[str] = []
+    for _ in range(2):  # samples 3 -> 1, then the same settings again
+        run_study(StudyConfig(preset="tiny", spaces=("RegNetX",), samples=1, fidelity=off), out, force_new=True,
+                  log=lines.append)
+    assert sum(line.startswith("previous study moved to") for line in lines) == 2
+    assert len(list(out.glob("previous-*"))) == 3
+    with Store(out / "RegNetX") as store:
+        assert len(store.trials("done")) == 1
 
 @needs_fmnist
 def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):

@@ -12,6 +12,20 @@ from netspace.fields import from_mapping
 from netspace.fields import help_meta as _help
 
 
+# ``limit_val`` that evaluates the whole validation split, whatever ``limit_test`` is.
+ALL = "all"
+
+
+def limit_or_all(text: str) -> int | str:
+    """A ``--limit-val`` value: a positive integer or ``all``."""
+    if text.strip().lower() == ALL:
+        return ALL
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected a positive integer or 'all', got {text!r}") from None
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """The dataset and its subset: the keyword arguments of :func:`netspace.data.load_data` but the seed.
@@ -32,7 +46,11 @@ class DataConfig:
     val_fraction: float = field(default=0.0, metadata=_help(
         "hold out this fraction of train as a class-stratified validation split"))
     limit_train: int | None = field(default=None, metadata=_help("train on a seeded subset of N images"))
-    limit_test: int | None = field(default=None, metadata=_help("evaluate on a seeded subset of N images"))
+    limit_test: int | None = field(default=None, metadata=_help(
+        "evaluate on a seeded subset of N test images (and of validation images, unless --limit-val)"))
+    limit_val: int | str | None = field(default=None, metadata={**_help(
+        "evaluate on a seeded subset of N validation images, or 'all' (default: --limit-test's N)"),
+        "metavar": "N|all", "parse": limit_or_all})
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -40,16 +58,25 @@ class DataConfig:
         v = self.val_fraction
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v < 1:
             raise DataError(f"data: --val-fraction must be in [0, 1), got {v!r}")
-        for key in ("resolution", "limit_train", "limit_test"):
+        for key in ("resolution", "limit_train", "limit_test", "limit_val"):
             n = getattr(self, key)
+            if key == "limit_val" and n == ALL:
+                continue
             if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-                raise DataError(f"data: --{key.replace('_', '-')} must be a positive integer, got {n!r}")
+                also = " or 'all'" if key == "limit_val" else ""
+                raise DataError(f"data: --{key.replace('_', '-')} must be a positive integer{also}, got {n!r}")
+
+    def val_limit(self) -> int | None:
+        """The validation images evaluated: None for all of them (also when there is no validation split)."""
+        if self.val_fraction <= 0 or self.limit_val == ALL:
+            return None
+        return self.limit_test if self.limit_val is None else self.limit_val
 
     def load_kwargs(self, seed: int) -> dict[str, Any]:
         """Keyword arguments of ``load_data`` (JSON-able: sent to workers as they are)."""
         return {"name": self.name, "data_dir": self.data_dir, "resolution": self.resolution,
                 "val_fraction": self.val_fraction, "seed": seed, "limit_train": self.limit_train,
-                "limit_test": self.limit_test}
+                "limit_test": self.limit_test, "limit_val": self.val_limit()}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

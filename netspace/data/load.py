@@ -56,6 +56,7 @@ def load_data(
     seed: int = 0,
     limit_train: int | None = None,
     limit_test: int | None = None,
+    limit_val: int | None = None,
     num_workers: int = 2,
     synthetic_shape: tuple[int, int, int] = (3, 32, 32),
     synthetic_classes: int = 10,
@@ -67,9 +68,11 @@ def load_data(
     shorter side, at most 224; ``info.note`` says so); otherwise
     in-memory datasets are resized once at load and imagefolder decodes at it.
     ``val_fraction`` carves a seeded, class-stratified validation split out of
-    train. ``limit_train``/``limit_test`` then keep a seeded subset of that
-    many samples, for quick runs. ``num_workers`` only matters for imagefolder,
-    whose images are decoded by that many processes while batches are drawn.
+    train. ``limit_train``/``limit_test``/``limit_val`` then keep a seeded
+    subset of that many samples of their split, for quick runs (None: all;
+    the validation subset is drawn from the carved split, not stratified
+    again). ``num_workers`` only matters for imagefolder, whose images are
+    decoded by that many processes while batches are drawn.
     """
     source = DATASETS[name]
     if resolution is not None and resolution < 1:
@@ -88,6 +91,9 @@ def load_data(
         train, val = train.subset(train_rows), train.subset(val_rows)
     rows = limit(len(train), limit_train, seed, "limit_train")
     train = train if rows is None else train.subset(rows)
+    if val is not None:
+        rows = limit(len(val), limit_val, seed, "limit_val")
+        val = val if rows is None else val.subset(rows)
     rows = limit(len(test), limit_test, seed, "limit_test")
     test = test if rows is None else test.subset(rows)
     if not source.sized and resolution is not None and resolution != info.resolution:

@@ -217,7 +217,7 @@ def upgrade(stored: Mapping[str, Any], kind: str | None = None) -> dict[str, Any
     fixed size of the time), None (the data's own size) otherwise.
     """
     if "trial" in stored:
-        return _with_resolution(dict(stored))
+        return with_val_limit(_with_resolution(dict(stored)))
     d = dict(stored)
     kind = kind or d.get("kind") or ("search" if "strategy" in d else "sweep")
     data = {new: d.pop(old) for old, new in _OLD_DATA.items() if old in d}
@@ -228,11 +228,39 @@ def upgrade(stored: Mapping[str, Any], kind: str | None = None) -> dict[str, Any
     window = {m: d.pop(m, None) for m in METRICS}
     if kind == "search":  # searches had no window; their controller options were explicit
         d.setdefault("controller", "netspace")
-    return _with_resolution({"kind": kind, **d, "window": window, "trial": trial.to_dict()})
+    trial_dict = trial.to_dict()
+    trial_dict["data"].pop("limit_val")  # flat configs predate it: with_val_limit says what they evaluated
+    return with_val_limit(_with_resolution({"kind": kind, **d, "window": window, "trial": trial_dict}))
 
 
 # Before the data config had a resolution, imagefolder ran at 224 px and every other dataset at its own size.
 _OLD_RESOLUTION = {"imagefolder": 224}
+
+
+def with_val_limit(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored config whose data records no ``limit_val``, with what it evaluated: before 2026-12-01
+    ``limit_test`` did not bound the validation split, so a store with both a validation split and
+    ``limit_test`` evaluated all of its validation images ("all")."""
+    data = (config.get("trial") or {}).get("data")
+    if not isinstance(data, Mapping) or "limit_val" in data:
+        return config
+    val = data.get("val_fraction") or 0
+    old = "all" if isinstance(val, (int, float)) and val > 0 and data.get("limit_test") is not None else None
+    return {**config, "trial": {**config["trial"], "data": {**data, "limit_val": old}}}
+
+
+def comparable_val_limit(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with ``trial.data.limit_val`` as the number of validation images it evaluates ("all", or
+    None without a validation split), so two configs that evaluate the same images compare equal."""
+    data = (config.get("trial") or {}).get("data")
+    if not isinstance(data, Mapping):
+        return config
+    val, n, test = data.get("val_fraction") or 0, data.get("limit_val"), data.get("limit_test")
+    if not isinstance(val, (int, float)) or val <= 0:
+        n = None
+    elif n is None:
+        n = "all" if test is None else test
+    return {**config, "trial": {**config["trial"], "data": {**data, "limit_val": n}}}
 
 
 def _with_resolution(config: dict[str, Any]) -> dict[str, Any]:

@@ -67,6 +67,8 @@ def _init_worker(threads: int) -> None:
 
 
 class LocalExecutor:
+    local = True  # its workers run on this machine (the driver readies the CPU kernels for them)
+
     def __init__(self, workers: int | None = None) -> None:
         self.workers, self.threads = plan_workers(workers)
         self._keep = False

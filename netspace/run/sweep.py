@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from netspace.errors import NetspaceError
-from netspace.run.config import SweepConfig, upgrade
+from netspace.run.config import SweepConfig, comparable_val_limit, upgrade
 from netspace.run.driver import Run, drive
 from netspace.run.executors import make_executor
 from netspace.run.lock import DriverLock
@@ -80,8 +80,8 @@ def open_checked(out: Path, config: dict[str, Any], *, force_new: bool = False, 
     """The store in ``out`` and whether it is new (holds no config yet).
 
     A stored config that differs from ``config`` (keys in ``ignore`` aside) is
-    refused naming each differing setting, unless ``force_new``, which moves
-    the old run to a ``previous-*`` folder and opens a new store. ``also``
+    refused naming each differing setting. ``force_new`` moves any stored
+    run (same settings or not) to a ``previous-*`` folder and opens a new store. ``also``
     maps the stored settings to further differences (e.g. a space whose
     definition changed under the same name). Shared by sweeps, searches and
     the sweeps of a study.
@@ -94,10 +94,11 @@ def open_checked(out: Path, config: dict[str, Any], *, force_new: bool = False, 
         if stored is not None:
             stored, config = _resolved_resolution(upgrade(stored, what), config)
         diff = [] if stored is None else [
-            d for d in differences(stored, config) if d.split(":", 1)[0] not in ignore]
+            d for d in differences(comparable_val_limit(stored), comparable_val_limit(config))
+            if d.split(":", 1)[0] not in ignore]
         if stored is not None and also is not None:
             diff += also(settings)
-        if diff:
+        if diff or (force_new and stored is not None):
             if not force_new:
                 raise NetspaceError(
                     f"{out} holds a {what} with other settings ({'; '.join(diff)}); rerun with the same "
