@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from netspace import zoo
+from inprocess import run_main
 from netspace.cli import main
 from netspace.complexity import complexity
 
@@ -93,7 +94,7 @@ def test_info_spec_json_file(tmp_path, capsys):
     ],
 )
 def test_error_paths(args, message):
-    proc = run(*args)
+    proc = run_main(*args)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert message in lines[-1]

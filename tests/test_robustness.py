@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from inprocess import run_main
 from netspace.errors import NetspaceError
 from netspace.lock import DirectoryLock
 from netspace.run import Store, run_sweep, sweep_config
@@ -45,7 +46,7 @@ def test_a_second_train_on_one_out_is_refused_while_the_first_runs(tmp_path):
 ])
 def test_settings_are_validated_before_anything_is_written(tmp_path, command):
     out = tmp_path / "run"
-    proc = _netspace(*command, "--out", str(out))
+    proc = run_main(*command, "--out", str(out))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not out.exists()

@@ -191,7 +191,7 @@ def test_changed_settings_refused_unless_force_new(tmp_path):
     assert json.loads((out / "summary.json").read_text())["proxy_fidelity"]["n"] == 0  # off: said so
     assert not (out / "fidelity").exists()
     run_study(StudyConfig(preset="tiny", spaces=("RegNetX",), samples=3, fidelity=off), out, force_new=True,
-              log=_quiet)
+              report=False, log=_quiet)
     previous = list(out.glob("previous-*"))
     assert len(previous) == 1 and (previous[0] / "RegNetX" / "sweep.sqlite").exists()
     with Store(out / "RegNetX") as store:
@@ -200,7 +200,7 @@ def test_changed_settings_refused_unless_force_new(tmp_path):
     lines: list[str] = []
     for _ in range(2):  # samples 3 -> 1, then the same settings again
         run_study(StudyConfig(preset="tiny", spaces=("RegNetX",), samples=1, fidelity=off), out, force_new=True,
-                  log=lines.append)
+                  report=False, log=lines.append)
     assert sum(line.startswith("previous study moved to") for line in lines) == 2
     assert len(list(out.glob("previous-*"))) == 3
     with Store(out / "RegNetX") as store:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from inprocess import run_main
 
 from netspace import zoo
 from netspace.data import load_data
@@ -239,8 +240,8 @@ def test_sigkill_then_rerun_finishes_with_exact_epochs(tmp_path):
 @pytest.mark.slow
 def test_sigterm_checkpoints_mid_epoch_and_resume_is_exact(tmp_path):
     out = tmp_path / "run"
-    # epochs long enough (188 steps) that the signal lands inside epoch 2 however fast training is
-    args = _train_args(tmp_path, out, 2, "--ema-decay", "0.99", "--limit-train", "12000")
+    # epochs long enough (94 steps, about 3.5 s here) that the signal, 0.2 s into epoch 2, lands inside it
+    args = _train_args(tmp_path, out, 2, "--ema-decay", "0.99", "--limit-train", "6000")
     proc = _popen(args)
     _wait_for(lambda: _checkpoint_epoch(out) >= 1, proc)
     time.sleep(0.2)  # into epoch 2
@@ -255,7 +256,7 @@ def test_sigterm_checkpoints_mid_epoch_and_resume_is_exact(tmp_path):
     assert p.returncode == 0, p.stderr
     assert [r["epoch"] for r in metrics(out)] == [1, 2]
     ref = tmp_path / "ref"
-    assert cli(*_train_args(tmp_path, ref, 2, "--ema-decay", "0.99", "--limit-train", "12000")).returncode == 0
+    assert cli(*_train_args(tmp_path, ref, 2, "--ema-decay", "0.99", "--limit-train", "6000")).returncode == 0
     a = torch.load(out / "checkpoint.pt", weights_only=True)
     b = torch.load(ref / "checkpoint.pt", weights_only=True)
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
@@ -306,7 +307,7 @@ def _one_line_error(p: subprocess.CompletedProcess, needle: str) -> None:
     (["ResNet-20", "--data", "nosuchdata"], "nosuchdata"),
 ])
 def test_cli_errors_exit_2_with_one_line(tmp_path, args, needle):
-    _one_line_error(cli("train", *args, "--out", str(tmp_path / "o")), needle)
+    _one_line_error(run_main("train", *args, "--out", str(tmp_path / "o")), needle)
 
 
 @needs_fmnist
