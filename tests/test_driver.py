@@ -211,14 +211,14 @@ def test_durations_and_the_samples_a_time_budget_buys():
 def test_a_time_budgeted_study_measures_then_plans_then_keeps_its_plan(tmp_path):
     from netspace.study import StudyConfig, plan_samples, run_study
 
-    config = StudyConfig(preset="tiny", spaces=("RegNetX", "RegNetY"), time=60.0, trial={"precision": "fp32"},
+    config = StudyConfig(preset="tiny", spaces=("RegNetX", "RegNetY"), time=30.0, trial={"precision": "fp32"},
                          fidelity={"min_models": 2, "epochs_factor": 2})
     lines: list[str] = []
     result = run_study(config, tmp_path, workers=2, report=False, log=lines.append)
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["pilot_models"] == 2 and plan["workers"] == 2
     # the budget covers the fidelity retraining: the plan says how much of it goes there
-    assert plan == {**plan, **plan_samples(60.0, plan["seconds_per_model"], 2, 2, config.fidelity, 1)}
+    assert plan == {**plan, **plan_samples(30.0, plan["seconds_per_model"], 2, 2, config.fidelity, 1)}
     assert plan["fidelity_epochs"] == 2 and plan["fidelity_models"] >= 2 and 0 < plan["fidelity_share"] < 1
     assert all(c["done"] == plan["samples"] for c in result["counts"].values())
     assert sum(c["done"] for c in result["fidelity"].values()) == plan["fidelity_models"]
