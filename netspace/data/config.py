@@ -26,6 +26,15 @@ def limit_or_all(text: str) -> int | str:
         raise ValueError(f"expected a positive integer or 'all', got {text!r}") from None
 
 
+def evaluated_val_images(val_fraction: Any, limit_test: Any, limit_val: Any) -> int | str | None:
+    """The validation images a run evaluates: None without a validation split, ``"all"``, or N
+    (``limit_val``, or ``limit_test`` when ``limit_val`` is unset)."""
+    if not isinstance(val_fraction, (int, float)) or val_fraction <= 0:
+        return None
+    n = limit_test if limit_val is None else limit_val
+    return ALL if n is None else n
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """The dataset and its subset: the keyword arguments of :func:`netspace.data.load_data` but the seed.
@@ -68,9 +77,8 @@ class DataConfig:
 
     def val_limit(self) -> int | None:
         """The validation images evaluated: None for all of them (also when there is no validation split)."""
-        if self.val_fraction <= 0 or self.limit_val == ALL:
-            return None
-        return self.limit_test if self.limit_val is None else self.limit_val
+        n = evaluated_val_images(self.val_fraction, self.limit_test, self.limit_val)
+        return None if n == ALL else n
 
     def load_kwargs(self, seed: int) -> dict[str, Any]:
         """Keyword arguments of ``load_data`` (JSON-able: sent to workers as they are)."""

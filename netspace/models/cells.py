@@ -66,7 +66,7 @@ class Cell(nn.Module):
         blocks = tuple(blocks)
         widths = state_widths(blocks, f)
         self.inputs = [(b[0], b[2]) for b in blocks]
-        self.concats = [combine_of(b) == "concat" for b in blocks]
+        self.concatenates = [combine_of(b) == "concat" for b in blocks]
         self.ops = nn.ModuleList()
         for ia, oa, ib, ob in (b[:4] for b in blocks):
             for i, op in ((ia, oa), (ib, ob)):
@@ -85,7 +85,7 @@ class Cell(nn.Module):
         states = [self.pre0(h_prev2), self.pre1(h_prev)]
         for j, (ia, ib) in enumerate(self.inputs):
             a, b = self._path(self.ops[2 * j], states[ia]), self._path(self.ops[2 * j + 1], states[ib])
-            states.append(torch.cat([a, b], dim=1) if self.concats[j] else a + b)
+            states.append(torch.cat([a, b], dim=1) if self.concatenates[j] else a + b)
         return torch.cat([states[j + 2] for j in self.concat], dim=1)
 
 

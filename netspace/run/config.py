@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from netspace.data.config import DataConfig
+from netspace.data.config import DataConfig, evaluated_val_images
 from netspace.errors import NetspaceError
 from netspace.resources import max_threads
 from netspace.search import STRATEGIES, Reward, SearchError
@@ -255,11 +255,7 @@ def comparable_val_limit(config: dict[str, Any]) -> dict[str, Any]:
     data = (config.get("trial") or {}).get("data")
     if not isinstance(data, Mapping):
         return config
-    val, n, test = data.get("val_fraction") or 0, data.get("limit_val"), data.get("limit_test")
-    if not isinstance(val, (int, float)) or val <= 0:
-        n = None
-    elif n is None:
-        n = "all" if test is None else test
+    n = evaluated_val_images(data.get("val_fraction"), data.get("limit_test"), data.get("limit_val"))
     return {**config, "trial": {**config["trial"], "data": {**data, "limit_val": n}}}
 
 

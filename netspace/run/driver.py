@@ -304,8 +304,6 @@ def kernels_ready(schedule: dict[str, Any], log: Callable[[str], None]) -> None:
     first where this machine has no build yet (minutes, once per machine): otherwise the first trial of
     every worker waits for that build, and its wall time (which a time-budgeted study's plan measures)
     includes it."""
-    import time
-
     import torch
 
     if schedule.get("device", "auto") in ("auto", "cuda") and torch.cuda.is_available():
