@@ -49,12 +49,32 @@ def test_statistics_are_consistent():
     assert "times_ms" not in d and d["median_ms"] == r.median_ms and json.dumps(d)
 
 
-def test_repeated_measurements_are_stable():
-    spec = tiny(16)
-    medians = [measure(spec, batch=8, **FAST).median_ms for _ in range(5)]
-    q25, q50, q75 = np.percentile(medians, [25, 50, 75])
-    # the middle half of the run medians lies within 25% of their median
-    assert (q75 - q25) / q50 < 0.25, medians
+class _Sleepy(torch.nn.Module):
+    """Takes a known time per call: 4 ms, and 60 ms on every 6th call (a stall)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+        self.head = torch.nn.Linear(1, 10)
+
+    def forward(self, x):
+        import time
+        self.calls += 1
+        time.sleep(0.060 if self.calls % 6 == 0 else 0.004)
+        return self.head(x.mean(dim=(1, 2, 3), keepdim=False).unsqueeze(1))
+
+
+def test_the_median_ignores_stalls_and_repeats_agree():
+    # Timing real layers on a shared machine drifts with its load (seen: medians of 4.8 and 3.0 ms
+    # minutes apart), so the statistic is checked on a module of known cost: 1 call in 6 stalls.
+    runs = [measure(_Sleepy(), resolution=4, in_channels=1, warmup=0, max_seconds=5.0, threads=1,
+                    min_repeats=30, round_size=30)
+            for _ in range(3)]
+    for r in runs:
+        assert 4.0 <= r.median_ms < 15.0, r.times_ms  # the steady cost, not the stalls
+        assert r.mean_ms > r.median_ms and r.p90_ms >= 60.0 * 0.95  # the stalls are in the tail
+    medians = [r.median_ms for r in runs]
+    assert max(medians) / min(medians) < 2.0, medians
 
 
 def test_stops_when_the_median_settles_and_respects_the_time_limit():
