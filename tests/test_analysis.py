@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -141,12 +140,17 @@ def test_bootstrap_fraction_one_model_picks_the_argmin_often():
     assert np.mean(best == 1) == pytest.approx(1 - 0.75**4, abs=0.01)
 
 
-def test_bootstrap_is_vectorized_fast():
+def test_bootstrap_draws_are_the_one_at_a_time_definition():
+    # each row of the vectorized draw is one bootstrap sample: the best of m models drawn with replacement
+    # (its speed against a loop over draws is benchmarks/analysis_speed.py's, not a test's)
+    from netspace.analysis.bootstrap import bootstrap_best
+
     rng = np.random.default_rng(0)
-    err = rng.uniform(5, 20, 2000)
-    t0 = time.perf_counter()
-    an.best_range(err, rng.uniform(size=2000), samples=2500)
-    assert time.perf_counter() - t0 < 1.0
+    err = rng.uniform(5, 20, 203)
+    best = bootstrap_best(err, samples=300, seed=4)
+    m = int(203 * 0.25)
+    again = np.random.default_rng(4).integers(0, 203, size=(300, m))
+    assert best.tolist() == [int(row[np.argmin(err[row])]) for row in again]
 
 
 # -- RegNet fit --------------------------------------------------------------------------------------
@@ -188,13 +192,13 @@ def test_fit_noisy_widths_beats_a_brute_force_grid():
     assert fit.linear_wa == pytest.approx(np.polyfit(j, widths, 1)[0])
 
 
-def test_fit_fifty_models_in_a_few_seconds():
+def test_fit_fifty_random_width_profiles():
+    # arbitrary increasing widths (not RegNets): every fit is finite, with a w0 on the grid (multiples of 8)
+    # and wm > 1 (its speed is benchmarks/analysis_speed.py's)
     rng = np.random.default_rng(0)
     models = [np.sort(rng.integers(2, 60, rng.integers(8, 25))) * 8 for _ in range(50)]
-    t0 = time.perf_counter()
     fits = [an.fit_regnet(m) for m in models]
-    assert time.perf_counter() - t0 < 5.0
-    assert all(np.isfinite(f.e_fit) for f in fits)
+    assert all(np.isfinite(f.e_fit) and f.e_fit >= 0 and f.w0 % 8 == 0 and f.wm > 1 for f in fits)
 
 
 def test_fit_top_models_of_a_sweep():
