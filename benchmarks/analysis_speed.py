@@ -2,9 +2,10 @@
 
 The bootstrap (RegNet paper, sec. 3.1) draws ``samples`` subsets of 25% of the
 models with replacement and keeps the best of each. netspace draws them as
-one integer matrix per memory chunk; the baseline, measured in the same run,
-draws them one at a time in a Python loop (the way the definition reads) with
-the same generator, so both pick the same models (checked). The RegNet fit
+one integer matrix per memory chunk and picks every draw's best at once; the
+baseline, measured in the same run, takes the same matrix from the same
+generator and picks each draw's best in a Python loop (the way the definition
+reads), so both pick the same models (checked). The RegNet fit
 is timed on 50 random increasing width profiles (the report fits the best
 models of every sweep).
 
@@ -51,7 +52,7 @@ def main() -> None:
     slow = best_of(lambda: one_at_a_time(err, args.samples, 1))
     same = np.array_equal(bootstrap_best(err, samples=args.samples, seed=1), one_at_a_time(err, args.samples, 1))
     print(f"bootstrap of {args.samples:,} draws over {args.models:,} models: {fast * 1e3:.1f} ms "
-          f"(one draw at a time: {slow * 1e3:.1f} ms; {slow / fast:.1f}x; same picks: {same})")
+          f"(picking one draw at a time: {slow * 1e3:.1f} ms; {slow / fast:.1f}x; same picks: {same})")
     models = [np.sort(rng.integers(2, 60, rng.integers(8, 25))) * 8 for _ in range(50)]
     fit = best_of(lambda: [an.fit_regnet(m) for m in models], repeats=2)
     print(f"RegNet fit of 50 width profiles: {fit:.2f} s ({fit / 50 * 1e3:.0f} ms each)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 
 import numpy as np
 import pytest
@@ -58,10 +59,9 @@ class _Sleepy(torch.nn.Module):
         self.head = torch.nn.Linear(1, 10)
 
     def forward(self, x):
-        import time
         self.calls += 1
         time.sleep(0.060 if self.calls % 6 == 0 else 0.004)
-        return self.head(x.mean(dim=(1, 2, 3), keepdim=False).unsqueeze(1))
+        return self.head(x.mean(dim=(1, 2, 3)).unsqueeze(1))
 
 
 def test_the_median_ignores_stalls_and_repeats_agree():

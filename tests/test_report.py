@@ -170,7 +170,6 @@ def test_report_renders_in_chromium(report):
         shutil.copy(shot, os.environ["NETSPACE_DOCS_SCREENSHOT"])
 
 
-
 def test_trends_are_plotted_across_complexity_regimes(tmp_path):
     df = demo_trials(n=24, seed=2)
     big = df["sweep"] == "RegNetX"
@@ -181,6 +180,7 @@ def test_trends_are_plotted_across_complexity_regimes(tmp_path):
     by_sweep = trends.groupby("sweep")["flops"].first()
     assert by_sweep["RegNetX"] / by_sweep["AnyNetX_A"] > 2.0
     assert "Not plotted" not in open(path, encoding="utf-8").read()
+
 
 @pytest.mark.slow
 def test_one_plot_per_design_parameter_with_only_its_sweeps(study_report):

@@ -160,22 +160,20 @@ def trends_across_sweeps(ctx: Context) -> str | None:
     if len(ctx.groups) < 2 or not ctx.panels or "flops" not in ctx.complexity:
         return None
     t = ctx.ranges
-    medians = t["flops"].to_numpy(float)
-    spread = float(medians.max() / medians.min()) if len(medians) and medians.min() > 0 else 1.0
-    if spread < TREND_SPREAD:
-        # Sweeps in one complexity window (a study's spaces) have no flops axis to plot a trend along;
-        # drawing one panel per parameter would cost more than the rest of the page.
+    lo, hi = t["flops"].min(), t["flops"].max()
+    if hi >= TREND_SPREAD * lo:
         return section("Trends across sweeps",
-                       paragraph(f"Each parameter's best range in each sweep that samples it. Not plotted: the "
-                                 f"sweeps' median flops span only {spread:.2f}x ({medians.min() / 1e6:.1f}M to "
-                                 f"{medians.max() / 1e6:.1f}M); a trend needs sweeps at different complexities "
-                                 f"(at least {TREND_SPREAD:g}x apart; the RegNet paper's sec. 5.1 spans 200MF to "
-                                 f"32GF).", "note"), table(t))
+                       paragraph("Each parameter's best range (dot: median, bar: 2.5–97.5%) in each sweep that "
+                                 "samples it, against the sweep's median flops (RegNet paper, sec. 5.1).", "note"),
+                       ctx.keep(figures.trends_plot(t, "flops", ctx.panels, list(ctx.groups)), "trends",
+                                "Best ranges against sweep flops"), table(t))
+    # Sweeps in one complexity window (a study's spaces) have no flops axis to plot a trend along;
+    # drawing one panel per parameter would cost more than the rest of the page.
     return section("Trends across sweeps",
-                   paragraph("Each parameter's best range (dot: median, bar: 2.5–97.5%) in each sweep that samples "
-                             "it, against the sweep's median flops (RegNet paper, sec. 5.1).", "note"),
-                   ctx.keep(figures.trends_plot(t, "flops", ctx.panels, list(ctx.groups)), "trends",
-                            "Best ranges against sweep flops"), table(t))
+                   paragraph(f"Each parameter's best range in each sweep that samples it. Not plotted: the sweeps' "
+                             f"median flops span only {hi / lo:.2f}x ({lo / 1e6:.1f}M to {hi / 1e6:.1f}M); a trend "
+                             f"needs sweeps at different complexities (at least {TREND_SPREAD:g}x apart; the RegNet "
+                             f"paper's sec. 5.1 spans 200MF to 32GF).", "note"), table(t))
 
 
 def regnet_fit(ctx: Context) -> str | None:
