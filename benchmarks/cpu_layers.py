@@ -27,7 +27,7 @@ from torch import nn
 from netspace import zoo
 from netspace.models import build, fused, tune
 from netspace.models.cpu import cpu_info
-from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv
+from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv, _dense_usable
 from netspace.spec import for_input
 
 CL = torch.channels_last
@@ -101,6 +101,8 @@ def applicable(kind: str, layer: nn.Module, x: torch.Tensor) -> tuple[str, ...]:
         out.append("fp32_wgrad")
     if fused.grouped_usable(x, layer):
         out.append("kernel")
+    if _dense_usable(x, layer):
+        out.append("dense")
     return tuple(out)
 
 

@@ -13,7 +13,9 @@ at 32px, 10 classes), batch 128, forward + backward + SGD step, in one run:
 * the engine: ``netspace.train.train`` with the default Schedule (precision
   ``auto``) on synthetic 32px data, training images/s of its second epoch
   (augmentation and batching included, evaluation excluded), and the
-  precision it chose and why;
+  precision it chose and why; the headline ratio is the median of
+  ``--rounds`` (3) pairs of a baseline loop and an engine run measured back
+  to back, with its range, because a shared host's speed drifts within a run;
 * the engine with each CPU piece the model uses forced to PyTorch's op in
   turn (BN, 1x1 convs, grouped convs, depthwise gradients), and with the
   autotuner off (the fixed rules), to show what each buys.
@@ -25,7 +27,7 @@ convs' share of the multiply-adds and the FLOP/s of exactly their matmuls at
 the model's shapes (a ceiling for the whole step), the autotuner's work, and
 peak RSS. About 2-3 minutes on 2 cores.
 
-    python benchmarks/train_throughput.py [--models RegNetX-200MF,EfficientNet-B0] [--steps 10]
+    python benchmarks/train_throughput.py [--models RegNetX-200MF,EfficientNet-B0] [--steps 10] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import tempfile
 import time
 
@@ -195,19 +198,18 @@ def reference_model(name: str):
     return make
 
 
-def bench_model(name: str, batch: int, steps: int, native_bf16: bool, peaks: dict) -> None:
+def bench_model(name: str, batch: int, steps: int, native_bf16: bool, peaks: dict, rounds: int) -> None:
     spec = for_input(zoo.resolve(name), in_channels=3, resolution=32, num_classes=10)
     flops = complexity(spec)["flops"]
     print(f"\n{name} at 32px: {flops / 1e6:.1f}M multiply-adds/image, batch {batch}")
     torch.manual_seed(0)
-    loops = {"plain PyTorch fp32 NCHW (baseline)": lambda: (plain_model(build(spec)), torch.float32, False),
-             "netspace model fp32 channels_last": lambda: (build(spec), torch.float32, True)}
+    loops = {"netspace model fp32 channels_last": lambda: (build(spec), torch.float32, True)}
     if native_bf16:
         loops["netspace model bf16 channels_last"] = lambda: (build(spec), torch.bfloat16, True)
     reference = reference_model(name)
     if reference is not None:
         loops["reference implementation (pycls), fp32 NCHW"] = lambda: (reference(), torch.float32, False)
-    rows: dict[str, float] = {}
+    rows: dict[str, float] = {"plain PyTorch fp32 NCHW (baseline)": 0.0}  # the median of the paired rounds below
     for _ in range(2):  # interleaved, best of two: the first run of a process is often slow
         for row, make in loops.items():
             model, dtype, cl = make()
@@ -225,15 +227,26 @@ def bench_model(name: str, batch: int, steps: int, native_bf16: bool, peaks: dic
             os.environ.pop(tune.ENV_TUNE)
         else:
             os.environ[tune.ENV_TUNE] = saved
-    engine, precision, reason = engine_throughput(spec, batch, steps)
+    # The headline ratio: the baseline loop and the engine default measured back to back, in
+    # ``rounds`` pairs, so a host whose speed drifts during the run moves both sides of each ratio.
+    ratios, engines, bases = [], [], []
+    for _ in range(rounds):
+        base_ips = loop_throughput(plain_model(build(spec)), spec, batch, steps, torch.float32, False)
+        engine_ips, precision, reason = engine_throughput(spec, batch, steps)
+        bases.append(base_ips)
+        engines.append(engine_ips)
+        ratios.append(engine_ips / base_ips)
+    engine, base = statistics.median(engines), statistics.median(bases)
     rows[f"engine default ({precision})"] = engine
-    base = rows["plain PyTorch fp32 NCHW (baseline)"]
+    rows["plain PyTorch fp32 NCHW (baseline)"] = base
     if not native_bf16:
         print("  netspace model bf16 channels_last: skipped, bf16 is emulated on this CPU")
     for row, ips in rows.items():
         print(f"  {row:<38} {ips:8.0f} img/s  {ips / base:5.2f}x")
     print(f"  engine precision: {reason}")
-    print(f"speedup (engine default / plain fp32 eager): {engine / base:.2f}x")
+    pairs = ", ".join(f"{e:.0f}/{b:.0f}" for e, b in zip(engines, bases))
+    print(f"speedup (engine default / plain fp32 eager), {rounds} paired rounds: median "
+          f"{statistics.median(ratios):.2f}x, range {min(ratios):.2f}-{max(ratios):.2f}x ({pairs} img/s)")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     peak = peaks[dtype]
     achieved = 3 * 2 * flops * engine
@@ -252,6 +265,7 @@ def main() -> None:
     parser.add_argument("--models", default="RegNetX-200MF,EfficientNet-B0")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="paired baseline/engine rounds of the headline ratio")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -267,7 +281,7 @@ def main() -> None:
         line += " (bf16 emulated on this CPU: not measured)"
     print(line)
     for name in args.models.split(","):
-        bench_model(name.strip(), args.batch_size, args.steps, cpu.native_bf16, peaks)
+        bench_model(name.strip(), args.batch_size, args.steps, cpu.native_bf16, peaks, args.rounds)
     stats = tune.stats()
     if stats.get("enabled"):
         print(f"\nautotuner: {stats['measured']} decisions measured, {stats['reused']} reused from "

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from netspace.models import cpu, fused, tune
-from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv
+from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv, _dense_conv, _dense_usable
 from netspace.train import precision as precision_module
 from netspace.train.precision import resolve_precision
 
@@ -90,6 +90,12 @@ def test_a_changed_key_is_a_new_file(cache, monkeypatch):
     _pointwise_step(layer, x)
     assert tune.stats()["measured"] == 1  # remeasured, nothing stale read
     assert len(list(cache.glob("tune-*.json"))) == 3
+
+
+def test_a_new_candidate_makes_earlier_decisions_stale(monkeypatch):
+    before = tune.cache_path()
+    monkeypatch.setitem(tune.CANDIDATES, "pointwise", (*tune.CANDIDATES["pointwise"], "another"))
+    assert tune.cache_path() != before
 
 
 def test_damaged_cache_is_remade(cache):
@@ -206,6 +212,46 @@ def test_grouped_candidates_agree(dtype, batch, c, size, stride):
     for choice in tune.CANDIDATES["grouped"]:
         with tune.force(grouped=choice):
             _close(_run(layer, x, dtype=dtype), expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("c,groups,size,stride", [(64, 8, 2, 1), (48, 6, 4, 2), (32, 1, 1, 1), (24, 3, 2, 2)])
+def test_dense_grouped_candidate_agrees_where_it_applies(dtype, c, groups, size, stride):
+    """The one-matmul-per-group form on the grids it is a candidate for (2x2 -> 2x2, 4x4 -> 2x2, 1x1)."""
+    torch.manual_seed(0)
+    layer = GroupedConv(c, c, 3, stride=stride, padding=1, groups=groups, bias=False).train()
+    ref = nn.Conv2d(c, c, 3, stride=stride, padding=1, groups=groups, bias=False).train()
+    ref.load_state_dict(layer.state_dict())
+    x = torch.randn(5, c, size, size).contiguous(memory_format=CL)
+    assert _dense_usable(x, layer)
+    expected = _run(ref, x, dtype=dtype)
+    with tune.force(grouped="dense"):
+        _close(_run(layer, x, dtype=dtype), expected, dtype)
+
+
+@pytest.mark.parametrize("h,w,k,stride,padding,groups", [(2, 2, 3, 1, 1, 4), (4, 4, 3, 2, 1, 2), (1, 1, 3, 1, 1, 1),
+                                                          (3, 2, 3, 1, 1, 2), (4, 4, 5, 2, 2, 4), (2, 2, 1, 1, 0, 2)])
+def test_dense_conv_is_the_conv_in_float64(h, w, k, stride, padding, groups):
+    """Forward and both gradients of the dense form against F.conv2d, exactly up to float64 rounding."""
+    torch.manual_seed(1)
+    x = torch.randn(3, 8, h, w, dtype=torch.float64).contiguous(memory_format=CL).requires_grad_()
+    weight = torch.randn(8, 8 // groups, k, k, dtype=torch.float64, requires_grad=True)
+    y = _dense_conv(x, weight, stride, padding, groups)
+    expected = F.conv2d(x, weight, None, stride, padding, 1, groups)
+    torch.testing.assert_close(y, expected, rtol=1e-12, atol=1e-12)
+    g = torch.randn(expected.shape, dtype=torch.float64)
+    grads = torch.autograd.grad(y, (x, weight), g)
+    expected_grads = torch.autograd.grad(expected, (x, weight), g)
+    for a, b in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_dense_candidate_only_on_small_grids():
+    layer = GroupedConv(32, 32, 3, stride=1, padding=1, groups=4, bias=False)
+    assert _dense_usable(torch.randn(2, 32, 2, 2), layer)  # 4 x 4 pixel pairs
+    assert not _dense_usable(torch.randn(2, 32, 3, 3), layer)  # 81 > 64
+    assert _dense_usable(torch.randn(2, 32, 4, 4), GroupedConv(32, 32, 3, stride=2, padding=1, groups=4, bias=False))
+    assert not _dense_usable(torch.randn(2, 32, 2, 2), GroupedConv(32, 32, 3, padding=1, groups=4, bias=True))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -198,18 +200,78 @@ class _Fp32WeightGrad(torch.autograd.Function):
         return dx, dw, None, None, None
 
 
+# A conv whose input and output grids are this small (input pixels x output pixels) can run
+# as one dense matrix per group: see _dense_conv.
+DENSE_MAX_PIXEL_PAIRS = 64
+
+
+@functools.lru_cache(maxsize=64)
+def _dense_taps(h: int, w: int, k: int, stride: int, padding: int) -> tuple[torch.Tensor, int, int]:
+    """(taps, ho, wo): ``taps[i, o]`` is the kernel tap (ky * k + kx) that connects input pixel i to
+    output pixel o of a k x k conv with this stride and zero padding, or k * k where none does."""
+    ho, wo = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
+    taps = torch.full((h * w, ho * wo), k * k, dtype=torch.long)
+    for oy in range(ho):
+        for ox in range(wo):
+            for ky in range(k):
+                for kx in range(k):
+                    iy, ix = oy * stride - padding + ky, ox * stride - padding + kx
+                    if 0 <= iy < h and 0 <= ix < w:
+                        taps[iy * w + ix, oy * wo + ox] = ky * k + kx
+    return taps, ho, wo
+
+
+def _dense_usable(x: torch.Tensor, conv: nn.Conv2d) -> bool:
+    """A square, undilated, bias-free, zero-padded conv (equal strides and paddings) on a grid small
+    enough for :func:`_dense_conv`."""
+    k, s, p = conv.kernel_size, conv.stride, conv.padding
+    if x.dim() != 4 or k[0] != k[1] or s[0] != s[1] or not isinstance(p, tuple) or p[0] != p[1] \
+            or conv.dilation != (1, 1) or conv.padding_mode != "zeros" or conv.bias is not None:
+        return False
+    ho, wo = _conv_out(x, conv)[2:]
+    return ho > 0 and wo > 0 and x.shape[2] * x.shape[3] * ho * wo <= DENSE_MAX_PIXEL_PAIRS
+
+
+def _dense_conv(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int, groups: int) -> torch.Tensor:
+    """``F.conv2d(x, weight, None, stride, padding, 1, groups)`` as one batched matmul over the groups.
+
+    On an h x w input every group's conv is a linear map from its h*w*cg input
+    values to its ho*wo*cg_out outputs: a (h*w*cg, ho*wo*cg_out) matrix whose
+    blocks are the kernel's taps (zero where no tap connects two pixels). At
+    RegNet's last stage (2 x 2, group width 8) that matrix is small and one
+    ``bmm`` over the groups (AMX/oneDNN matmul) beats a grouped conv; autograd
+    gives both gradients (the weight's sums the matrix's gradient back onto the
+    taps). The matrix is built from the float32 weight, so under bf16 autocast
+    each entry's gradient is rounded to bf16 once (by the matmul) and summed
+    onto the taps in float32.
+    """
+    n, c, h, w = x.shape
+    c_out, cg, k, _ = weight.shape
+    cgo = c_out // groups
+    taps, ho, wo = _dense_taps(h, w, k, stride, padding)
+    wt = weight.reshape(groups, cgo, cg, k * k)
+    wt = torch.cat([wt, wt.new_zeros(groups, cgo, cg, 1)], 3)[:, :, :, taps]  # (G, cgo, cg, h*w, ho*wo)
+    matrix = wt.permute(0, 3, 2, 4, 1).reshape(groups, h * w * cg, ho * wo * cgo)
+    rows = x.permute(0, 2, 3, 1).reshape(n, h * w, groups, cg).permute(2, 0, 1, 3).reshape(groups, n, h * w * cg)
+    out = torch.bmm(rows, matrix)  # (G, n, ho*wo*cgo); autocast runs it in bf16 where enabled
+    out = out.view(groups, n, ho, wo, cgo).permute(1, 2, 3, 0, 4).reshape(n, ho, wo, c_out)
+    return out.permute(0, 3, 1, 2)  # NCHW view of channels_last memory
+
+
 class GroupedConv(nn.Conv2d):
     """A grouped (not depthwise) conv with a choice of implementations on CPU.
 
     Candidates on channels_last CPU tensors: oneDNN's conv; under bf16, the
     same with the weight gradient in float32 (oneDNN's bf16 weight gradient
-    for narrow groups is slow at small sizes on some CPUs); and the project's
-    grouped-conv kernel where it is built. The autotuner measures them per
-    shape class and keeps the fastest. The fixed rule (``NETSPACE_TUNE=0``,
-    measured on an AMX Xeon): the float32 weight gradient for RegNet's
-    group-width-8 convs with up to 16 output pixels (1.07-1.59x faster
-    forward plus backward, ``benchmarks/cpu_layers.py``), oneDNN elsewhere.
-    Same parameters as ``nn.Conv2d``.
+    for narrow groups is slow at small sizes on some CPUs); the project's
+    grouped-conv kernel where it is built; and on grids of at most
+    ``DENSE_MAX_PIXEL_PAIRS`` input x output pixels (2 x 2 -> 2 x 2, 4 x 4 ->
+    2 x 2), one batched matmul over the groups (:func:`_dense_conv`). The
+    autotuner measures them per shape class and keeps the fastest. The fixed
+    rule (``NETSPACE_TUNE=0``, measured on an AMX Xeon): the float32 weight
+    gradient for RegNet's group-width-8 convs with up to 16 output pixels
+    (1.07-1.59x faster forward plus backward, ``benchmarks/cpu_layers.py``),
+    oneDNN elsewhere. Same parameters as ``nn.Conv2d``.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,6 +283,8 @@ class GroupedConv(nn.Conv2d):
                                              self.groups)
             if choice == "kernel":
                 return self._kernel(x, self.weight)
+            if choice == "dense":
+                return _dense_conv(x, self.weight, self.stride[0], self.padding[0], self.groups)
         return super().forward(x)
 
     def _kernel(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -238,6 +302,7 @@ class GroupedConv(nn.Conv2d):
         train = _training(self)
         dtype = _compute_dtype(x)
         kernel_ok = fused.grouped_usable(x, self)
+        dense_ok = _dense_usable(x, self)
         fast = (x.shape, x.dtype, dtype, train, self.kernel_size[0], self.stride[0], self.groups)
         shape_class = lambda: (x.shape[0], tune.channels_class(self.in_channels),  # noqa: E731
                                self.in_channels // self.groups, x.shape[2], x.shape[3], self.kernel_size[0],
@@ -253,13 +318,17 @@ class GroupedConv(nn.Conv2d):
                                                         self.groups), [xi, w], g)
             if kernel_ok:
                 out["kernel"] = _timed_pass(self._kernel, [xi, w], g)
+            if dense_ok:
+                out["dense"] = _timed_pass(
+                    lambda xi, w: _dense_conv(xi, w, self.stride[0], self.padding[0], self.groups), [xi, w], g)
             return out
 
         default = self._fixed_rule(x, train)
-        if not kernel_ok and not (train and dtype == torch.bfloat16):
+        if not kernel_ok and not dense_ok and not (train and dtype == torch.bfloat16):
             return default  # one candidate: nothing to measure
         choice = tune.choose("grouped", shape_class, candidates, default, fast=fast)
-        if (choice == "kernel" and not kernel_ok) or (choice == "fp32_wgrad" and not (train and dtype == torch.bfloat16)):
+        if (choice == "kernel" and not kernel_ok) or (choice == "dense" and not dense_ok) \
+                or (choice == "fp32_wgrad" and not (train and dtype == torch.bfloat16)):
             return "conv"  # forced where it does not apply
         return choice
 

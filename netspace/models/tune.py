@@ -16,7 +16,8 @@ random tensors of that shape, keeps the fastest, and remembers it:
 * on disk, in one JSON file per machine key (CPU model, ISA, PyTorch's CPU
   capability, torch version, thread count, the kernels' build), under
   ``$NETSPACE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/netspace`` or
-  ``~/.cache/netspace``). Writes merge under a file lock and replace the
+  ``~/.cache/netspace``); the key also holds a digest of the candidate
+  lists, so a release that adds an implementation measures again. Writes merge under a file lock and replace the
   file atomically, so sweep workers share decisions and later runs reuse
   them. A change of any key part is a different file: nothing stale is read.
 
@@ -84,7 +85,12 @@ def machine_key() -> dict[str, str]:
     build = fused.build_name() if fused.kernel() is not None else "no-kernels"
     return {"cpu": cpu.model, "isa": " ".join(cpu.isa), "capability": cpu.capability,
             "torch": torch.__version__, "threads": str(torch.get_num_threads()), "kernels": build,
-            "version": str(VERSION)}
+            "version": str(VERSION), "candidates": candidates_digest()}
+
+
+def candidates_digest() -> str:
+    """A digest of the candidate lists: adding an implementation makes earlier decisions stale."""
+    return hashlib.sha1(json.dumps(CANDIDATES, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def cache_path(key: Mapping[str, str] | None = None) -> Path:
@@ -337,7 +343,7 @@ def force(**choices: str):
 # Every layer kind and its candidate implementations (the layers define what each runs).
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "pointwise": ("conv", "matmul"),
-    "grouped": ("conv", "fp32_wgrad", "kernel"),
+    "grouped": ("conv", "fp32_wgrad", "kernel", "dense"),
     "depthwise": ("onednn", "kernel_dx", "kernel_dw", "kernel"),
     "bn": ("fused", "torch"),
 }
