@@ -267,7 +267,11 @@ class GroupedConv(nn.Conv2d):
     grouped-conv kernel where it is built; and on grids of at most
     ``DENSE_MAX_PIXEL_PAIRS`` input x output pixels (2 x 2 -> 2 x 2, 4 x 4 ->
     2 x 2), one batched matmul over the groups (:func:`_dense_conv`). The
-    autotuner measures them per shape class and keeps the fastest. The fixed
+    autotuner measures them per shape class and keeps the fastest. Under bf16
+    in training, where the stride exceeds the input's size (a 1x1 map at
+    stride 2), oneDNN's bf16 weight gradient returns unwritten memory on AMX
+    Xeons (``tests/test_tune.py``), so oneDNN's conv is not a candidate there
+    and stands aside for its float32 weight gradient. The fixed
     rule (``NETSPACE_TUNE=0``, measured on an AMX Xeon): the float32 weight
     gradient for RegNet's group-width-8 convs with up to 16 output pixels
     (1.07-1.59x faster forward plus backward, ``benchmarks/cpu_layers.py``),
@@ -311,7 +315,7 @@ class GroupedConv(nn.Conv2d):
         def candidates():
             xi, w, _, g = _timing_inputs(x, self, train)
             conv = lambda xi, w: F.conv2d(xi, w, None, self.stride, self.padding, 1, self.groups)  # noqa: E731
-            out = {"conv": _timed_pass(conv, [xi, w], g)}
+            out = {"conv": _timed_pass(conv, [xi, w], g)} if conv_ok else {}
             if train and dtype == torch.bfloat16:
                 out["fp32_wgrad"] = _timed_pass(
                     lambda xi, w: _Fp32WeightGrad.apply(xi.to(torch.bfloat16), w, self.stride[0], self.padding[0],
@@ -323,14 +327,18 @@ class GroupedConv(nn.Conv2d):
                     lambda xi, w: _dense_conv(xi, w, self.stride[0], self.padding[0], self.groups), [xi, w], g)
             return out
 
-        default = self._fixed_rule(x, train)
-        if not kernel_ok and not dense_ok and not (train and dtype == torch.bfloat16):
+        bf16_train = train and dtype == torch.bfloat16
+        # oneDNN's bf16 weight gradient is wrong (unwritten memory, up to 1e36) when the stride exceeds
+        # the input's size (a 1x1 map at stride 2): there its float32 weight gradient stands in for it.
+        conv_ok = not (bf16_train and min(x.shape[2], x.shape[3]) < self.stride[0])
+        default = self._fixed_rule(x, train) if conv_ok else "fp32_wgrad"
+        if not kernel_ok and not dense_ok and not bf16_train:
             return default  # one candidate: nothing to measure
         choice = tune.choose("grouped", shape_class, candidates, default, fast=fast)
         if (choice == "kernel" and not kernel_ok) or (choice == "dense" and not dense_ok) \
-                or (choice == "fp32_wgrad" and not (train and dtype == torch.bfloat16)):
-            return "conv"  # forced where it does not apply
-        return choice
+                or (choice == "fp32_wgrad" and not bf16_train):
+            choice = "conv"  # forced where it does not apply
+        return choice if choice != "conv" or conv_ok else "fp32_wgrad"
 
 
 def bn(w: int, final: bool = False, act: str | None = None) -> BatchNormAct2d:
