@@ -17,9 +17,10 @@ random tensors of that shape, keeps the fastest, and remembers it:
   capability, torch version, thread count, the kernels' build), under
   ``$NETSPACE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/netspace`` or
   ``~/.cache/netspace``); the key also holds a digest of the candidate
-  lists, so a release that adds an implementation measures again. Writes merge under a file lock and replace the
-  file atomically, so sweep workers share decisions and later runs reuse
-  them. A change of any key part is a different file: nothing stale is read.
+  lists, so a release that adds an implementation measures again. Writes
+  merge under a file lock and replace the file atomically, so sweep workers
+  share decisions and later runs reuse them. A change of any key part is a
+  different file: nothing stale is read.
 
 Shape classes: batch, spatial size, stride, kernel, group width and dtype
 exact; channel counts rounded up to a half-octave grid (8, 12, 16, 24, 32,
@@ -53,7 +54,7 @@ from netspace.models.cpu import cpu_info
 
 ENV_TUNE = "NETSPACE_TUNE"
 ENV_CACHE = "NETSPACE_CACHE_DIR"
-VERSION = 1          # of the decisions' meaning; bump when a candidate changes
+VERSION = 1          # of the decisions' meaning; bump when a candidate changes (added ones are in the key)
 MARGIN = 0.05        # another candidate must be this much faster than the default to be chosen
 REPEATS = 3          # timed runs per candidate (after one warm-up), best kept
 
