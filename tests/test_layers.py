@@ -82,7 +82,8 @@ def _reference(bn: BatchNormAct2d, x, residual):
 
 @pytest.mark.parametrize("act", ["relu", None, "silu"])
 @pytest.mark.parametrize("with_residual", [False, True])
-@pytest.mark.parametrize("shape", [(8, 24, 6, 6), (3, 7, 3, 3)])  # the second leaves rows outside whole vectors
+# the second leaves rows outside whole vectors; the third groups 64 rows into a super-row and leaves 9 over
+@pytest.mark.parametrize("shape", [(8, 24, 6, 6), (3, 7, 3, 3), (17, 8, 11, 11)])
 def test_fused_bn_matches_pytorch_fp32(act, with_residual, shape):
     torch.manual_seed(0)
     c = shape[1]
@@ -145,6 +146,67 @@ def test_fused_bn_bf16_close_to_fp32():
     assert dx.dtype == torch.bfloat16 and torch.isfinite(dx.float()).all()
 
 
+@pytest.mark.parametrize("with_residual", [False, True])
+@pytest.mark.parametrize("shape", [(17, 8, 11, 11), (9, 24, 10, 10), (5, 720, 3, 3)])
+def test_fused_bn_bf16_is_its_fp32_math_rounded(shape, with_residual):
+    """The bf16 kernel computes in float32 from the bf16 values and rounds once to nearest even (on
+    AVX512-BF16 CPUs with the native conversion, a chunk of 16 values at a time): its outputs and input
+    gradients are exactly the fp32 kernel's on the same values, rounded, over super-rows of several
+    conversion chunks and the rows left over."""
+    torch.manual_seed(0)
+    c = shape[1]
+    w, b = torch.rand(c) + 0.5, torch.randn(c)
+    x16 = (torch.randn(shape) * 2).bfloat16().contiguous(memory_format=CL).requires_grad_()
+    r16 = torch.randn(shape).bfloat16().contiguous(memory_format=CL).requires_grad_() if with_residual else None
+    g16 = torch.randn(shape).bfloat16().contiguous(memory_format=CL)
+    x32 = x16.detach().float().requires_grad_()
+    r32 = r16.detach().float().requires_grad_() if with_residual else None
+    y16 = fused.bn_act(x16, w, b, 1e-5, "relu", r16)[0]
+    y32 = fused.bn_act(x32, w, b, 1e-5, "relu", r32)[0]
+    assert torch.equal(y16, y32.bfloat16())
+    (dx16,) = torch.autograd.grad(y16, [x16], g16)
+    (dx32,) = torch.autograd.grad(y32, [x32], g16.float())
+    assert torch.equal(dx16, dx32.bfloat16())
+
+
+@pytest.mark.parametrize("act", ["relu", None, "silu"])
+@pytest.mark.parametrize("with_residual", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_eval_bn_matches_pytorch(act, with_residual, dtype):
+    """In evaluation without autograd, BN from the running statistics (+ shortcut) (+ ReLU) is the kernel's
+    one pass: it equals PyTorch's eval BN, add and activation (fp32 within float rounding, bf16 within one
+    rounding of each), and is the kernel's output where it applies (not SiLU)."""
+    torch.manual_seed(0)
+    shape = (17, 24, 9, 9)
+    bn = BatchNormAct2d(24, act)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.normal_()
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2.0)
+    bn.eval()
+    x = (torch.randn(shape) * 2).to(dtype).contiguous(memory_format=CL)
+    r = torch.randn(shape).to(dtype).contiguous(memory_format=CL) if with_residual else None
+    ref = nn.BatchNorm2d(24).eval()
+    ref.load_state_dict({k: v for k, v in bn.state_dict().items()})
+    with torch.inference_mode():
+        y = bn(x, r)
+        expected = ref(x.float()) + (r.float() if with_residual else 0)
+        expected = {"relu": F.relu, "silu": F.silu, None: lambda t: t}[act](expected)
+    assert y.dtype == dtype and y.is_contiguous(memory_format=CL)
+    tol = 1e-5 if dtype == torch.float32 else 2e-2
+    torch.testing.assert_close(y.float(), expected, rtol=tol, atol=tol)
+    if act != "silu":
+        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+        with torch.inference_mode():
+            assert torch.equal(y, fused.bn_eval(x, scale, bn.bias - bn.running_mean * scale, act, r))
+    with torch.no_grad():  # the same path under no_grad; with autograd on, PyTorch's ops (which have a backward)
+        torch.testing.assert_close(bn(x, r), y, rtol=0, atol=0)
+    xg = x.float().requires_grad_()
+    bn.float()(xg, None if r is None else r.float()).sum().backward()
+    assert xg.grad is not None
+
+
 @pytest.mark.parametrize("act", ["relu", "silu", None])
 def test_fused_bn_propagates_nan(act):
     bn = BatchNormAct2d(8, act)
@@ -153,6 +215,11 @@ def test_fused_bn_propagates_nan(act):
     for dtype in (torch.float32, torch.bfloat16):
         y = bn(x.to(dtype))
         assert torch.isnan(y[:, 0]).all() and torch.isfinite(y[:, 1:]).all()  # divergence detection sees it
+    bn = BatchNormAct2d(8, act).eval()  # fresh: the training passes made channel 0's running statistics NaN
+    for dtype in (torch.float32, torch.bfloat16):  # and in evaluation (the one-pass kernel): only where it was
+        with torch.inference_mode():
+            y = bn(x.to(dtype))
+        assert torch.isnan(y[0, 0, 0, 0]) and torch.isfinite(y.flatten()[1:]).all()
 
 
 @pytest.mark.parametrize("k,stride,size", [(3, 1, 7), (3, 2, 7), (5, 1, 6), (5, 2, 9), (3, 2, 2), (5, 1, 1)])

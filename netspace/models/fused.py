@@ -37,7 +37,10 @@ def enabled() -> bool:
     return os.environ.get("NETSPACE_FUSED", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-NATIVE = ["-march=native"] if platform.machine() in ("x86_64", "AMD64") else ["-mcpu=native"]
+# 512-bit vectors where the CPU has them (GCC defaults to 256 on Intel): the BN loops ran 1.1-1.4x
+# faster with them on an AVX512 Xeon; on AVX2-only CPUs the flag changes nothing.
+NATIVE = ["-march=native", "-mprefer-vector-width=512"] if platform.machine() in ("x86_64", "AMD64") \
+    else ["-mcpu=native"]
 CFLAGS = ["-O3", "-fopenmp", *NATIVE]
 LDFLAGS = ["-fopenmp"]
 
@@ -178,6 +181,13 @@ def bn_act(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
            residual: torch.Tensor | None = None):
     """(act(BN(x) [+ residual]), batch mean, unbiased batch variance) by the fused kernel; see :func:`usable`."""
     return _BNAct.apply(x, weight, bias, residual, eps, act)
+
+
+def bn_eval(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, act: str | None,
+            residual: torch.Tensor | None = None) -> torch.Tensor:
+    """act(x * scale + shift [+ residual]) per channel in one pass, for inference (no autograd);
+    ``scale``, ``shift``: float32 (C), from a BN's running statistics; see :func:`usable`."""
+    return kernel().bn_eval(x, scale.float().contiguous(), shift.float().contiguous(), ACTS[act], residual)
 
 
 def usable(x: torch.Tensor, weight: torch.Tensor | None, residual: torch.Tensor | None = None) -> bool:

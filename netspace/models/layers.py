@@ -357,8 +357,11 @@ class BatchNormAct2d(nn.BatchNorm2d):
     the tensor forward and two backward, where PyTorch's BN plus a separate add
     and ReLU make several more (1.1-3.3x faster on an AMX Xeon,
     ``benchmarks/cpu_layers.py``). The autotuner checks that per shape class
-    against PyTorch's ops (the fused kernel is the default); elsewhere (eval,
-    contiguous, CUDA, or no compiler) it is PyTorch's BN then the activation.
+    against PyTorch's ops (the fused kernel is the default). In evaluation
+    without autograd (a study evaluates every model every epoch) the running
+    statistics make BN an affine map, which the kernel applies with the
+    shortcut and ReLU in one pass. Elsewhere (contiguous, CUDA, SiLU in eval, or
+    no compiler) it is PyTorch's BN then the activation.
     Parameters, buffers and state dict are BatchNorm2d's.
     """
 
@@ -377,6 +380,13 @@ class BatchNormAct2d(nn.BatchNorm2d):
             self._track(mean, var)
             if relu:
                 return y
+        elif not self.training and self.running_mean is not None and not torch.is_grad_enabled() \
+                and self.act != "silu" and fused.usable(x, self.weight, residual):
+            # evaluation: BN with the running statistics is a per-channel affine map; the kernel
+            # applies it, the shortcut and the ReLU in one pass (PyTorch's ops make two or three)
+            scale = self.weight * torch.rsqrt(self.running_var + self.eps)
+            shift = self.bias - self.running_mean * scale
+            return fused.bn_eval(x, scale, shift, self.act, residual)
         else:
             y = super().forward(x)
             if residual is not None:

@@ -2,7 +2,12 @@
 #pragma once
 #include <torch/extension.h>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
+#if defined(__AVX512BF16__)
+#include <immintrin.h>
+#endif
 
 namespace netspace {
 
@@ -21,6 +26,30 @@ template <> struct IO<at::BFloat16> {
     return raw((u & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : r);  // NaN stays NaN
   }
 };
+
+// dst[j] = T(value(j)) for j < n. The values are computed into a float buffer a chunk at a
+// time, then stored; where the CPU converts to bfloat16 natively (AVX512-BF16) the store is
+// that instruction (round to nearest even, as IO::store), else IO::store, vectorized.
+template <typename T, typename F>
+inline void store_row(typename IO<T>::raw* __restrict dst, int64_t n, F value) {
+  if constexpr (std::is_same_v<T, float>) {
+    for (int64_t j = 0; j < n; ++j) dst[j] = value(j);
+  } else {
+    constexpr int64_t kChunk = 256;
+    alignas(64) float buf[kChunk];
+    for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+      const int64_t m = std::min<int64_t>(kChunk, n - j0);
+      for (int64_t j = 0; j < m; ++j) buf[j] = value(j0 + j);
+      int64_t j = 0;
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+      for (; j + 16 <= m; j += 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j0 + j),
+                            reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_load_ps(buf + j))));
+#endif
+      for (; j < m; ++j) dst[j0 + j] = IO<T>::store(buf[j]);
+    }
+  }
+}
 
 // Runs f with a tag of the tensor's element type (bfloat16 or float32).
 template <typename F> auto dispatch(at::ScalarType t, F f) {
