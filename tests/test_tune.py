@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from netspace.models import cpu, fused, tune
-from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv, _dense_conv, _dense_usable
+from netspace.models.layers import (BatchNormAct2d, DenseConv, DepthwiseConv, GroupedConv, PointwiseConv, _dense_conv,
+                                    _dense_usable, conv, stride_exceeds_input)
 from netspace.train import precision as precision_module
 from netspace.train.precision import resolve_precision
 
@@ -235,6 +236,46 @@ def test_grouped_weight_gradient_right_where_onednn_bf16_is_not(size, stride):
             F.conv2d(x.double(), w64, None, stride, 1, 1, 2).backward(g.double())
             scale = w64.grad.abs().max().item()
             assert (layer.weight.grad.double() - w64.grad).abs().max().item() <= 2e-2 * scale, (choice, trial)
+
+
+@pytest.mark.parametrize("make,size", [
+    (lambda: conv(64, 16, 3, stride=2), (1, 1)),  # a ResNet block's 3x3 or a stem
+    (lambda: conv(32, 16, 3, stride=4), (2, 2)),
+    (lambda: DenseConv(32, 16, (1, 7), stride=(1, 2), padding=(0, 3), bias=False), (5, 1)),  # NASNet's 1x7
+    (lambda: DenseConv(32, 16, 3, stride=2, padding=2, dilation=2, bias=False), (1, 1)),  # NASNet's dilated
+])
+def test_dense_weight_gradient_right_where_onednn_bf16_is_not(make, size):
+    """The same oneDNN bug in plain (not grouped) convs: the layers ``conv`` and the NASNet cells build
+    give the float64 weight gradient where the stride exceeds the input, over ten inputs (without the
+    guard, 35 of 100 such gradients on an AMX Xeon were wrong, up to inf)."""
+    torch.manual_seed(0)
+    layer = make().train()
+    assert isinstance(layer, DenseConv)
+    w64 = layer.weight.detach().double().requires_grad_()
+    for trial in range(10):
+        x = torch.randn(4, layer.in_channels, *size, generator=torch.Generator().manual_seed(trial)).bfloat16()
+        x = x.contiguous(memory_format=CL)
+        layer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = layer(x)
+        g = torch.ones(y.shape, dtype=y.dtype).contiguous(memory_format=CL)
+        y.backward(g)
+        w64.grad = None
+        F.conv2d(x.double(), w64, None, layer.stride, layer.padding, layer.dilation).backward(g.double())
+        scale = max(w64.grad.abs().max().item(), 1e-12)
+        assert (layer.weight.grad.double() - w64.grad).abs().max().item() <= 2e-2 * scale, trial
+
+
+def test_dense_conv_is_plain_conv_elsewhere():
+    """Off those grids (and in fp32, and in eval) the layer is nn.Conv2d: the same outputs and gradients."""
+    torch.manual_seed(0)
+    layer = conv(8, 16, 3, stride=2).train()
+    ref = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
+    ref.load_state_dict(layer.state_dict())
+    x = torch.randn(4, 8, 9, 9).contiguous(memory_format=CL)
+    for dtype in (torch.float32, torch.bfloat16):
+        assert not stride_exceeds_input(x, layer)
+        torch.testing.assert_close(_run(layer, x, dtype=dtype), _run(ref, x, dtype=dtype), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from netspace.models.layers import bn, conv, drop_connect
+from netspace.models.layers import DenseConv, bn, conv, drop_connect
 from netspace.spec_cells import FACTORIZED_CONVS, CellNetSpec, cell_width, combine_of, state_widths, unused_blocks
 
 
@@ -40,12 +40,12 @@ def cell_op(name: str, f: int, stride: int, w_in: int | None = None) -> nn.Modul
         k = FACTORIZED_CONVS[name]
         return nn.Sequential(
             _relu(),
-            nn.Conv2d(w, f, (1, k), stride=(1, stride), padding=(0, k // 2), bias=False),
-            nn.Conv2d(f, f, (k, 1), stride=(stride, 1), padding=(k // 2, 0), bias=False),
+            DenseConv(w, f, (1, k), stride=(1, stride), padding=(0, k // 2), bias=False),
+            DenseConv(f, f, (k, 1), stride=(stride, 1), padding=(k // 2, 0), bias=False),
             bn(f),
         )
     if name == "dil_conv_3x3":
-        return nn.Sequential(_relu(), nn.Conv2d(w, f, 3, stride=stride, padding=2, dilation=2, bias=False), bn(f))
+        return nn.Sequential(_relu(), DenseConv(w, f, 3, stride=stride, padding=2, dilation=2, bias=False), bn(f))
     if name == "avg_pool_3x3":
         pool = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
     elif name.startswith("max_pool_"):

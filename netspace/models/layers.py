@@ -24,7 +24,7 @@ def conv(w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: 
         return DepthwiseConv(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
     if groups > 1:
         return GroupedConv(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
-    return nn.Conv2d(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
+    return DenseConv(w_in, w_out, k, stride=stride, padding=k // 2, groups=groups, bias=bias)
 
 
 def _on_cpu_channels_last(x: torch.Tensor) -> bool:
@@ -178,13 +178,16 @@ class DepthwiseConv(nn.Conv2d):
 
 
 class _Fp32WeightGrad(torch.autograd.Function):
-    """A bf16 conv whose weight gradient oneDNN computes in float32 (inputs upcast)."""
+    """A bf16 conv whose weight gradient oneDNN computes in float32 (inputs upcast).
+
+    ``stride``, ``padding`` and ``dilation`` are ints or (h, w) pairs."""
 
     @staticmethod
-    def forward(ctx, x, weight, stride: int, padding: int, groups: int):  # type: ignore[override]
+    def forward(ctx, x, weight, stride, padding, groups: int, dilation=1):  # type: ignore[override]
         ctx.save_for_backward(x, weight)
-        ctx.conf = ([stride] * 2, [padding] * 2, [1, 1], False, [0, 0], groups)
-        return F.conv2d(x, weight.to(x.dtype), None, stride, padding, 1, groups)
+        pair = lambda v: list(v) if isinstance(v, (tuple, list)) else [v, v]  # noqa: E731
+        ctx.conf = (pair(stride), pair(padding), pair(dilation), False, [0, 0], groups)
+        return F.conv2d(x, weight.to(x.dtype), None, ctx.conf[0], ctx.conf[1], ctx.conf[2], groups)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -195,9 +198,33 @@ class _Fp32WeightGrad(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             dx = torch.ops.aten.convolution_backward(grad, x, weight.to(x.dtype), None, *ctx.conf,
                                                      [True, False, False])[0]
-        dw = torch.ops.aten.convolution_backward(grad.float(), x.float(), weight, None, *ctx.conf,
+        dw = torch.ops.aten.convolution_backward(grad.float(), x.float(), weight.float(), None, *ctx.conf,
                                                  [False, True, False])[1]
-        return dx, dw, None, None, None
+        return dx, dw.to(weight.dtype), None, None, None, None
+
+
+def stride_exceeds_input(x: torch.Tensor, conv: nn.Conv2d) -> bool:
+    """Whether a k x k conv (k > 1) meets oneDNN's bf16 weight-gradient bug on ``x``: in training under
+    bf16 on CPU, where a stride exceeds the input's size along its axis (a 1x1 map at stride 2, a 2x2
+    map at stride 4), oneDNN's bf16 weight gradient returns unwritten memory on the taps that touch
+    only padding (seen up to 1e36 on AMX Xeons, intermittently; float32 is exact there). Plain,
+    grouped and NASNet convs then take the float32 weight gradient (``tests/test_tune.py``)."""
+    return (x.device.type == "cpu" and x.dim() == 4 and _training(conv)
+            and max(conv.kernel_size) > 1 and _compute_dtype(x) == torch.bfloat16
+            and (x.shape[2] < conv.stride[0] or x.shape[3] < conv.stride[1]))
+
+
+class DenseConv(nn.Conv2d):
+    """``nn.Conv2d`` (not grouped, k x k with k > 1; the stems, ResNet's 3x3 convs, NASNet's separable
+    and dilated convs' dense parts), which stands aside for the float32 weight gradient where oneDNN's
+    bf16 one is wrong (:func:`stride_exceeds_input`); everywhere else it is ``nn.Conv2d``, parameters
+    and state dict included."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bias is None and self.padding_mode == "zeros" and stride_exceeds_input(x, self):
+            return _Fp32WeightGrad.apply(x.to(torch.bfloat16), self.weight, self.stride, self.padding,
+                                         self.groups, self.dilation)
+        return super().forward(x)
 
 
 # A conv whose input and output grids are this small (input pixels x output pixels) can run
@@ -328,9 +355,7 @@ class GroupedConv(nn.Conv2d):
             return out
 
         bf16_train = train and dtype == torch.bfloat16
-        # oneDNN's bf16 weight gradient is wrong (unwritten memory, up to 1e36) when the stride exceeds
-        # the input's size (a 1x1 map at stride 2): there its float32 weight gradient stands in for it.
-        conv_ok = not (bf16_train and min(x.shape[2], x.shape[3]) < self.stride[0])
+        conv_ok = not stride_exceeds_input(x, self)  # there oneDNN's float32 weight gradient stands in
         default = self._fixed_rule(x, train) if conv_ok else "fp32_wgrad"
         if not kernel_ok and not dense_ok and not bf16_train:
             return default  # one candidate: nothing to measure
