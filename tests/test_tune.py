@@ -15,7 +15,7 @@ from torch import nn
 
 from netspace.models import cpu, fused, tune
 from netspace.models.layers import (BatchNormAct2d, DenseConv, DepthwiseConv, GroupedConv, PointwiseConv, _dense_conv,
-                                    _dense_usable, conv, stride_exceeds_input)
+                                    _dense_taps, _dense_usable, conv, stride_exceeds_input)
 from netspace.train import precision as precision_module
 from netspace.train.precision import resolve_precision
 
@@ -276,6 +276,20 @@ def test_dense_conv_is_plain_conv_elsewhere():
     for dtype in (torch.float32, torch.bfloat16):
         assert not stride_exceeds_input(x, layer)
         torch.testing.assert_close(_run(layer, x, dtype=dtype), _run(ref, x, dtype=dtype), rtol=0, atol=0)
+
+
+def test_dense_grouped_form_trains_after_an_evaluation_saw_its_grid_first():
+    """The tap table is cached per process: made first under ``torch.inference_mode`` (a study's evaluation
+    pass) it must still serve a later training step (this failed two of a quick study's fidelity trials)."""
+    _dense_taps.cache_clear()
+    layer = GroupedConv(24, 24, 3, stride=1, padding=1, groups=3, bias=False)
+    x = torch.randn(4, 24, 2, 2).contiguous(memory_format=CL)
+    with tune.force(grouped="dense"):
+        with torch.inference_mode():
+            layer.eval()(x)
+        y = layer.train()(x.clone().requires_grad_())
+        y.sum().backward()
+    assert layer.weight.grad is not None and torch.isfinite(layer.weight.grad).all()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

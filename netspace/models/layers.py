@@ -235,9 +235,13 @@ DENSE_MAX_PIXEL_PAIRS = 64
 @functools.lru_cache(maxsize=64)
 def _dense_taps(h: int, w: int, k: int, stride: int, padding: int) -> tuple[torch.Tensor, int, int]:
     """(taps, ho, wo): ``taps[i, o]`` is the kernel tap (ky * k + kx) that connects input pixel i to
-    output pixel o of a k x k conv with this stride and zero padding, or k * k where none does."""
+    output pixel o of a k x k conv with this stride and zero padding, or k * k where none does.
+
+    Cached per process, so never an inference tensor: one made first in an evaluation pass (under
+    ``torch.inference_mode``) could not be used by a later training step."""
     ho, wo = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
-    taps = torch.full((h * w, ho * wo), k * k, dtype=torch.long)
+    with torch.inference_mode(False):
+        taps = torch.full((h * w, ho * wo), k * k, dtype=torch.long)
     for oy in range(ho):
         for ox in range(wo):
             for ky in range(k):
