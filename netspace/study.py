@@ -77,7 +77,7 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset(3, "2M:4M", trial_config(epochs=1, limit_train=512, limit_test=256),
                    "3 models per space, 1 epoch on 512 images: a smoke test (minutes)"),
     "quick": Preset(16, "8M:10M", trial_config(epochs=2, limit_train=6000, limit_test=2000),
-                    "16 models per space, 2 epochs on 6,000 images: about 30 minutes on 2 CPU cores"),
+                    "16 models per space, 2 epochs on 6,000 images: 20-40 minutes on 2 CPU cores"),
     "paper": Preset(500, "22M:25M", trial_config(**PAPER_RECIPE),
                     "the paper's Section 3 protocol: 500 models per space, 10 epochs of SGD (lr 0.05, cosine, "
                     "weight decay 5e-5, batch 128) on the full data, the paper's window scaled to small images: "
