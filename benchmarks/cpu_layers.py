@@ -6,7 +6,8 @@ batch 128, channels_last, in the dtype the engine's ``auto`` picks here
 best of a few repeats. Each line prints the plain op's time, each
 candidate's (forced with ``netspace.models.tune.force``), the ratio plain /
 best (above 1: a netspace candidate is faster) and what the autotuner picks
-for that shape. Then the SGD step, fused against per-parameter. These are
+for that shape. BN in evaluation (inference mode) is the kernel's one pass against PyTorch's eval BN,
+add and ReLU. Then the SGD step, fused against per-parameter. These are
 the figures the layers' docstrings quote.
 
     python benchmarks/cpu_layers.py [--dtype auto|fp32|bf16] [--threads N]
@@ -114,6 +115,31 @@ class PlainBNAct(nn.BatchNorm2d):
         return F.relu(y if residual is None else y + residual)
 
 
+def eval_compare(name: str, c: int, size: int, shortcut: bool) -> None:
+    """An evaluation pass's BN layer: the kernel's one pass (``fused.bn_eval``) against PyTorch's eval BN,
+    add and ReLU, both under ``torch.inference_mode`` as the engine's evaluation runs."""
+    ours, plain = BatchNormAct2d(c, "relu").eval(), PlainBNAct(c).eval()
+    with torch.no_grad():
+        ours.running_mean.normal_()
+        ours.running_var.uniform_(0.5, 2.0)
+    plain.load_state_dict(ours.state_dict())
+    x = act(c, size).detach()
+    extra = (act(c, size).detach(),) if shortcut else ()
+
+    def run(module: nn.Module) -> Callable[[], None]:
+        def go() -> None:
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                                        enabled=DTYPE == torch.bfloat16):
+                module(x, *extra)
+        return go
+
+    if not fused.usable(x, ours.weight, *extra):
+        print(f"  {name:<36} the kernel does not apply here")
+        return
+    t_plain, t_ours = best_ms(run(plain), reps=10), best_ms(run(ours), reps=10)
+    print(f"  {name:<36} plain {t_plain:6.2f} ms | kernel {t_ours:6.2f} | {t_plain / t_ours:5.2f}x")
+
+
 def act(c: int, size: int) -> torch.Tensor:
     return torch.randn(N, c, size, size).to(DTYPE).contiguous(memory_format=CL).requires_grad_()
 
@@ -138,6 +164,10 @@ def main() -> None:
         compare(f"{c} ch at {size}x{size}", "bn", BatchNormAct2d(c, "relu"), PlainBNAct(c), act(c, size))
         compare(f"{c} ch at {size}x{size}, with shortcut", "bn", BatchNormAct2d(c, "relu"), PlainBNAct(c),
                 act(c, size), act(c, size))
+    print("BN + (shortcut) + ReLU in evaluation (running statistics, inference mode; no tuner: always the kernel):")
+    for c, size in [(24, 32), (32, 28), (152, 4), (368, 2)]:
+        for shortcut in (False, True):
+            eval_compare(f"{c} ch at {size}x{size}" + (", with shortcut" if shortcut else ""), c, size, shortcut)
     print("1x1 conv (PointwiseConv):")
     for c_in, c_out, size, stride in [(368, 368, 2, 1), (152, 368, 4, 2), (152, 152, 4, 1), (56, 152, 8, 1),
                                       (128, 128, 8, 1), (128, 128, 16, 1), (24, 56, 16, 1)]:
