@@ -29,7 +29,8 @@ template <> struct IO<at::BFloat16> {
 
 // dst[j] = T(value(j)) for j < n. The values are computed into a float buffer a chunk at a
 // time, then stored; where the CPU converts to bfloat16 natively (AVX512-BF16) the store is
-// that instruction (round to nearest even, as IO::store), else IO::store, vectorized.
+// that instruction (round to nearest even, as IO::store; it also flushes float32 denormals,
+// below 1.2e-38, to zero), else IO::store, vectorized.
 template <typename T, typename F>
 inline void store_row(typename IO<T>::raw* __restrict dst, int64_t n, F value) {
   if constexpr (std::is_same_v<T, float>) {
