@@ -123,6 +123,23 @@ void affine(const typename IO<T>::raw* __restrict x, const typename IO<T>::raw* 
     y[i] = IO<T>::store(activate<A>(IO<T>::load(x[i]) * sc[i % C] + sh[i % C] + (r ? IO<T>::load(r[i]) : 0.f)));
 }
 
+// y = act(x * scale + shift [+ residual]) in x's dtype: the forward's second pass, and the
+// whole of the eval-mode BN.
+void affine_pass(const torch::Tensor& x, const std::optional<torch::Tensor>& residual, torch::Tensor& y,
+                 const Layout& lay, const std::vector<float>& scale, const std::vector<float>& shift,
+                 int64_t act) {
+  dispatch(x.scalar_type(), [&](auto tag) {
+    using T = decltype(tag); using raw = typename IO<T>::raw;
+    const raw* rp = residual ? reinterpret_cast<const raw*>(residual->data_ptr()) : nullptr;
+    with_act(act, [&](auto a) {
+      affine<T, decltype(a)::value>(reinterpret_cast<const raw*>(x.data_ptr()), rp,
+                                    reinterpret_cast<raw*>(y.data_ptr()), lay, scale, shift);
+      return 0;
+    });
+    return 0;
+  });
+}
+
 // With y (the output of a BN + residual + ReLU; A is then kRelu) the ReLU mask is y > 0 and
 // the masked gradient, which is the residual's gradient, is written to dres; without it
 // the activation's input is recomputed from x.
@@ -217,13 +234,9 @@ std::vector<torch::Tensor> bn_forward(torch::Tensor x, torch::Tensor w, torch::T
       mp[c] = float(mu); ip[c] = float(is); vp[c] = float(M > 1 ? v * M / (M - 1) : v);
       scale[c] = float(wp[c] * is); shift[c] = float(bp[c] - mu * wp[c] * is);
     }
-    const raw* rp = residual ? reinterpret_cast<const raw*>(residual->data_ptr()) : nullptr;
-    with_act(act, [&](auto a) {
-      affine<T, decltype(a)::value>(xp, rp, reinterpret_cast<raw*>(y.data_ptr()), lay, scale, shift);
-      return 0;
-    });
     return 0;
   });
+  affine_pass(x, residual, y, lay, scale, shift, act);
   return {y, mean, invstd, var};
 }
 
@@ -237,16 +250,7 @@ torch::Tensor bn_eval(torch::Tensor x, torch::Tensor scale, torch::Tensor shift,
   auto y = torch::empty_like(x);
   std::vector<float> sc(scale.data_ptr<float>(), scale.data_ptr<float>() + C);
   std::vector<float> sh(shift.data_ptr<float>(), shift.data_ptr<float>() + C);
-  dispatch(x.scalar_type(), [&](auto tag) {
-    using T = decltype(tag); using raw = typename IO<T>::raw;
-    const raw* rp = residual ? reinterpret_cast<const raw*>(residual->data_ptr()) : nullptr;
-    with_act(act, [&](auto a) {
-      affine<T, decltype(a)::value>(reinterpret_cast<const raw*>(x.data_ptr()), rp,
-                                    reinterpret_cast<raw*>(y.data_ptr()), lay, sc, sh);
-      return 0;
-    });
-    return 0;
-  });
+  affine_pass(x, residual, y, lay, sc, sh, act);
   return y;
 }
 
