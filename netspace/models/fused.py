@@ -37,8 +37,8 @@ def enabled() -> bool:
     return os.environ.get("NETSPACE_FUSED", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-# 512-bit vectors where the CPU has them (GCC defaults to 256 on Intel): the BN loops ran 1.1-1.4x
-# faster with them on an AVX512 Xeon; on AVX2-only CPUs the flag changes nothing.
+# 512-bit vectors where the CPU has them (GCC defaults to 256 on Intel; the BN loops are faster with
+# them on an AVX512 Xeon); on AVX2-only CPUs the flag changes nothing.
 NATIVE = ["-march=native", "-mprefer-vector-width=512"] if platform.machine() in ("x86_64", "AMD64") \
     else ["-mcpu=native"]
 CFLAGS = ["-O3", "-fopenmp", *NATIVE]
