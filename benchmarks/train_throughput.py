@@ -20,6 +20,13 @@ at 32px, 10 classes), batch 128, forward + backward + SGD step, in one run:
   turn (BN, 1x1 convs, grouped convs, depthwise gradients), and with the
   autotuner off (the fixed rules), to show what each buys.
 
+Every row in this process runs with the engine's allocator setting
+(``netspace.train.memory.keep_freed_memory``: freed tensor memory is reused,
+not returned to the kernel), which ``train`` makes anyway, so the ratios
+compare models and layers under one allocator; the plain baseline is also
+timed once in a fresh process with glibc's default allocator, as a plain
+PyTorch script runs it, and printed with its ratio.
+
 Also: the CPU model and ISA, the matmul peak of the engine's dtype (and of
 the other dtype only where native), the engine's training FLOP/s (3 x 2 x
 forward multiply-adds x images/s) as a fraction of that peak, the dense 1x1
@@ -36,6 +43,8 @@ import argparse
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -51,6 +60,7 @@ from netspace.models.cpu import cpu_info
 from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv
 from netspace.spec import for_input
 from netspace.train import Schedule, train
+from netspace.train.memory import keep_freed_memory
 
 NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16"}
 
@@ -198,6 +208,20 @@ def reference_model(name: str):
     return make
 
 
+def baseline_default_allocator(name: str, batch: int, steps: int) -> float:
+    """Images/s of the plain baseline in a fresh process that never touches the allocator (glibc's default)."""
+    out = subprocess.run([sys.executable, __file__, "--baseline-only", name, "--batch-size", str(batch),
+                          "--steps", str(steps)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "NETSPACE_MALLOC": "0"})
+    return float(out.stdout.split()[-1])
+
+
+def plain_baseline(name: str, batch: int, steps: int) -> float:
+    spec = for_input(zoo.resolve(name), in_channels=3, resolution=32, num_classes=10)
+    torch.manual_seed(0)
+    return max(loop_throughput(plain_model(build(spec)), spec, batch, steps, torch.float32, False) for _ in range(2))
+
+
 def bench_model(name: str, batch: int, steps: int, native_bf16: bool, peaks: dict, rounds: int) -> None:
     spec = for_input(zoo.resolve(name), in_channels=3, resolution=32, num_classes=10)
     flops = complexity(spec)["flops"]
@@ -239,11 +263,16 @@ def bench_model(name: str, batch: int, steps: int, native_bf16: bool, peaks: dic
     engine, base = statistics.median(engines), statistics.median(bases)
     rows[f"engine default ({precision})"] = engine
     rows["plain PyTorch fp32 NCHW (baseline)"] = base
+    default_alloc = baseline_default_allocator(name, batch, steps)
+    rows["plain fp32 NCHW, glibc's default allocator"] = default_alloc
     if not native_bf16:
         print("  netspace model bf16 channels_last: skipped, bf16 is emulated on this CPU")
     for row, ips in rows.items():
         print(f"  {row:<38} {ips:8.0f} img/s  {ips / base:5.2f}x")
     print(f"  engine precision: {reason}")
+    print(f"  allocator: every row above but the last runs with freed memory kept for reuse (what train() sets); "
+          f"the last is the baseline in a fresh process with glibc's default; engine default against it: "
+          f"{engine / default_alloc:.2f}x")
     pairs = ", ".join(f"{e:.0f}/{b:.0f}" for e, b in zip(engines, bases))
     print(f"speedup (engine default / plain fp32 eager), {rounds} paired rounds: median "
           f"{statistics.median(ratios):.2f}x, range {min(ratios):.2f}-{max(ratios):.2f}x ({pairs} img/s)")
@@ -266,7 +295,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="paired baseline/engine rounds of the headline ratio")
+    parser.add_argument("--baseline-only", metavar="MODEL", help=argparse.SUPPRESS)  # one row, in its own process
     args = parser.parse_args()
+    if args.baseline_only:
+        print(f"{plain_baseline(args.baseline_only, args.batch_size, args.steps):.1f}")
+        return
+    keep_freed_memory()  # every row of this process under the allocator setting train() makes
 
     started = time.perf_counter()
     cpu = cpu_info()

@@ -15,7 +15,7 @@ from torch import nn
 
 from netspace.models import cpu, fused, tune
 from netspace.models.layers import (BatchNormAct2d, DenseConv, DepthwiseConv, GroupedConv, PointwiseConv, _dense_conv,
-                                    _dense_taps, _dense_usable, conv, stride_exceeds_input)
+                                    _dense_pattern, _dense_usable, conv, stride_exceeds_input)
 from netspace.train import precision as precision_module
 from netspace.train.precision import resolve_precision
 
@@ -279,9 +279,9 @@ def test_dense_conv_is_plain_conv_elsewhere():
 
 
 def test_dense_grouped_form_trains_after_an_evaluation_saw_its_grid_first():
-    """The tap table is cached per process: made first under ``torch.inference_mode`` (a study's evaluation
+    """The tap pattern is cached per process: made first under ``torch.inference_mode`` (a study's evaluation
     pass) it must still serve a later training step (this failed two of a quick study's fidelity trials)."""
-    _dense_taps.cache_clear()
+    _dense_pattern.cache_clear()
     layer = GroupedConv(24, 24, 3, stride=1, padding=1, groups=3, bias=False)
     x = torch.randn(4, 24, 2, 2).contiguous(memory_format=CL)
     with tune.force(grouped="dense"):
@@ -293,9 +293,11 @@ def test_dense_grouped_form_trains_after_an_evaluation_saw_its_grid_first():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("c,groups,size,stride", [(64, 8, 2, 1), (48, 6, 4, 2), (32, 1, 1, 1), (24, 3, 2, 2)])
+@pytest.mark.parametrize("c,groups,size,stride", [(64, 8, 2, 1), (48, 6, 4, 2), (32, 1, 1, 1), (24, 3, 2, 2),
+                                                  (48, 6, 4, 1), (16, 2, 3, 1)])
 def test_dense_grouped_candidate_agrees_where_it_applies(dtype, c, groups, size, stride):
-    """The one-matmul-per-group form on the grids it is a candidate for (2x2 -> 2x2, 4x4 -> 2x2, 1x1)."""
+    """The one-matmul-per-group form on the grids it is a candidate for (2x2 -> 2x2, 4x4 -> 2x2, 4x4 -> 4x4,
+    3x3 -> 3x3, 1x1)."""
     torch.manual_seed(0)
     layer = GroupedConv(c, c, 3, stride=stride, padding=1, groups=groups, bias=False).train()
     ref = nn.Conv2d(c, c, 3, stride=stride, padding=1, groups=groups, bias=False).train()
@@ -308,7 +310,8 @@ def test_dense_grouped_candidate_agrees_where_it_applies(dtype, c, groups, size,
 
 
 @pytest.mark.parametrize("h,w,k,stride,padding,groups", [(2, 2, 3, 1, 1, 4), (4, 4, 3, 2, 1, 2), (1, 1, 3, 1, 1, 1),
-                                                          (3, 2, 3, 1, 1, 2), (4, 4, 5, 2, 2, 4), (2, 2, 1, 1, 0, 2)])
+                                                          (3, 2, 3, 1, 1, 2), (4, 4, 5, 2, 2, 4), (2, 2, 1, 1, 0, 2),
+                                                          (4, 4, 3, 1, 1, 8), (3, 3, 3, 1, 1, 1), (4, 3, 5, 1, 2, 2)])
 def test_dense_conv_is_the_conv_in_float64(h, w, k, stride, padding, groups):
     """Forward and both gradients of the dense form against F.conv2d, exactly up to float64 rounding."""
     torch.manual_seed(1)
@@ -327,7 +330,10 @@ def test_dense_conv_is_the_conv_in_float64(h, w, k, stride, padding, groups):
 def test_dense_candidate_only_on_small_grids():
     layer = GroupedConv(32, 32, 3, stride=1, padding=1, groups=4, bias=False)
     assert _dense_usable(torch.randn(2, 32, 2, 2), layer)  # 4 x 4 pixel pairs
-    assert not _dense_usable(torch.randn(2, 32, 3, 3), layer)  # 81 > 64
+    assert _dense_usable(torch.randn(2, 32, 4, 4), layer)  # 16 x 16 pixel pairs: RegNet's 4 x 4 stage
+    assert not _dense_usable(torch.randn(2, 32, 5, 5), layer)  # 625 > 256
+    assert not _dense_usable(torch.randn(2, 32, 8, 8), GroupedConv(32, 32, 3, stride=2, padding=1, groups=4,
+                                                                   bias=False))  # 64 x 16 > 256
     assert _dense_usable(torch.randn(2, 32, 4, 4), GroupedConv(32, 32, 3, stride=2, padding=1, groups=4, bias=False))
     assert not _dense_usable(torch.randn(2, 32, 2, 2), GroupedConv(32, 32, 3, padding=1, groups=4, bias=True))
 

@@ -54,7 +54,7 @@ from netspace.models.cpu import cpu_info
 
 ENV_TUNE = "NETSPACE_TUNE"
 ENV_CACHE = "NETSPACE_CACHE_DIR"
-VERSION = 1          # of the decisions' meaning; bump when a candidate changes (added ones are in the key)
+VERSION = 2          # of the decisions' meaning; bump when a candidate changes (added ones are in the key)
 MARGIN = 0.05        # another candidate must be this much faster than the default to be chosen
 REPEATS = 3          # timed runs per candidate (after one warm-up), best kept
 

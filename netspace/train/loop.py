@@ -34,7 +34,7 @@ from netspace.train.progress import Progress
 from netspace.train.result import DIVERGED_ERROR, TrainResult
 from netspace.train.schedule import Schedule, TrainError, lr_at
 from netspace.lock import DirectoryLock
-from netspace.train.memory import check_fits
+from netspace.train.memory import check_fits, keep_freed_memory
 from netspace.train.settings import differences, run_settings
 from netspace.train.signals import StopRequest
 
@@ -239,6 +239,8 @@ class _Run:
         # refused from the spec before anything is allocated, if even the least it can take does not fit
         check_fits(self.complexity, self.rank_batch, self.device,
                    act_bytes=2 if self.precision.dtype in (torch.bfloat16, torch.float16) else 4)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # no page faults on each step's buffers (see memory.py)
         torch.manual_seed(self.s.seed)  # same initial weights on every rank and every rerun
         model = build(self.spec, zero_init_last_bn=self.s.zero_init_last_bn)
         if checkpoint is None and self.init_from is not None:

@@ -7,16 +7,21 @@ operating system kills it. The bound is a lower bound, never an estimate
 that could refuse a network that fits: every counted activation of a batch
 held once in the training dtype (backward needs at least the conv outputs),
 plus the weights, their gradients and the optimizer's momentum in fp32.
+
+Also :func:`keep_freed_memory`, how a CPU training process's allocator
+treats the buffers each step frees.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 from typing import Any
 
 from netspace.errors import NetspaceError
 from netspace.resources import available_bytes, gib
 
-__all__ = ["PARAM_COPIES", "available_bytes", "check_fits", "minimum_training_bytes"]
+__all__ = ["PARAM_COPIES", "available_bytes", "check_fits", "keep_freed_memory", "minimum_training_bytes"]
 
 PARAM_COPIES = 3  # weights, gradients, momentum
 
@@ -35,3 +40,41 @@ def check_fits(cx: dict[str, int], batch: int, device: Any = "cpu", *, act_bytes
             f"{what}: this network needs at least {gib(need)} to train on a batch of {batch} "
             f"({cx['params']:,} params, {cx['acts']:,} activations per image), more than the {gib(have)} "
             f"available on {device}; use a smaller model or input, or a smaller --batch-size")
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 << 20   # glibc's largest: blocks below it come from the heap and are reused
+_TRIM_THRESHOLD = 1 << 30    # free memory at the heap's top kept up to this much
+_kept: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Make this process's allocator reuse freed tensor memory instead of returning it to the OS.
+
+    A CPU training step frees and reallocates the same activation and gradient
+    buffers every step. glibc's default returns large freed blocks to the
+    kernel (``mmap``/trim), so the next step takes them back as fresh pages:
+    2,000-3,000 page faults per step of RegNetX-200MF at batch 128, each page
+    zeroed by the kernel. With blocks up to 32 MiB served from the heap and
+    up to 1 GiB of free heap kept, the faults drop to about zero and the step
+    runs 3-4% faster (1,360 -> 1,415 img/s, three interleaved process pairs,
+    2-core AMX Xeon, bf16). The price: the process keeps its peak heap until
+    it exits, which a training process does anyway. Process-wide and once;
+    glibc (Linux) only; ``NETSPACE_MALLOC=0`` leaves the allocator alone.
+    Returns whether the setting is in effect.
+    """
+    global _kept
+    if _kept is not None:
+        return _kept
+    _kept = False
+    if os.environ.get("NETSPACE_MALLOC", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018 - raises AttributeError where the C library is not glibc
+        _kept = bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and \
+            bool(libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    except (OSError, AttributeError):
+        pass
+    return _kept
