@@ -7,7 +7,11 @@ best of a few repeats. Each line prints the plain op's time, each
 candidate's (forced with ``netspace.models.tune.force``), the ratio plain /
 best (above 1: a netspace candidate is faster) and what the autotuner picks
 for that shape. BN in evaluation (inference mode) is the kernel's one pass against PyTorch's eval BN,
-add and ReLU. Then the SGD step, fused against per-parameter. These are
+add and ReLU. The grouped conv's dense form (one batched matmul over the
+groups) with its matrix built as the layers build it (the weight times a
+0/1 tap pattern, a matmul) against the same matrix built by a gather and an
+index-put scatter (the construction it replaced, kept here as the
+baseline). Then the SGD step, fused against per-parameter. These are
 the figures the layers' docstrings quote.
 
     python benchmarks/cpu_layers.py [--dtype auto|fp32|bf16] [--threads N]
@@ -28,7 +32,8 @@ from torch import nn
 from netspace import zoo
 from netspace.models import build, fused, tune
 from netspace.models.cpu import cpu_info
-from netspace.models.layers import BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv, _dense_usable
+from netspace.models.layers import (BatchNormAct2d, DepthwiseConv, GroupedConv, PointwiseConv, _conv_out, _dense_conv,
+                                    _dense_pattern, _dense_usable)
 from netspace.spec import for_input
 
 CL = torch.channels_last
@@ -140,6 +145,40 @@ def eval_compare(name: str, c: int, size: int, shortcut: bool) -> None:
     print(f"  {name:<36} plain {t_plain:6.2f} ms | kernel {t_ours:6.2f} | {t_plain / t_ours:5.2f}x")
 
 
+def gathered_dense_conv(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int,
+                        groups: int) -> torch.Tensor:
+    """The dense form with its matrix gathered from the taps (an index table; the backward is an
+    index-put scatter): the construction the layers used before, the baseline of that comparison."""
+    n, c, h, w = x.shape
+    c_out, cg, k, _ = weight.shape
+    cgo = c_out // groups
+    pattern, ho, wo = _dense_pattern(h, w, k, stride, padding)
+    taps = torch.where(pattern.any(0), pattern.argmax(0), k * k).view(h * w, ho * wo)
+    wt = weight.reshape(groups, cgo, cg, k * k)
+    wt = torch.cat([wt, wt.new_zeros(groups, cgo, cg, 1)], 3)[:, :, :, taps]
+    matrix = wt.permute(0, 3, 2, 4, 1).reshape(groups, h * w * cg, ho * wo * cgo)
+    rows = x.permute(0, 2, 3, 1).reshape(n, h * w, groups, cg).permute(2, 0, 1, 3).reshape(groups, n, h * w * cg)
+    out = torch.bmm(rows, matrix).view(groups, n, ho, wo, cgo).permute(1, 2, 3, 0, 4).reshape(n, ho, wo, c_out)
+    return out.permute(0, 3, 1, 2)
+
+
+def dense_compare(c: int, size: int, stride: int) -> None:
+    x = act(c, size)
+    weight = torch.randn(c, 8, 3, 3, requires_grad=True)
+    g = torch.ones(_conv_out(x, nn.Conv2d(c, c, 3, stride, 1)))
+
+    def run(fn) -> Callable[[], None]:
+        def go() -> None:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=DTYPE == torch.bfloat16):
+                y = fn(x, weight, stride, 1, c // 8)
+            y.backward(g.to(y.dtype))
+        return go
+
+    t_gather, t_ours = best_ms(run(gathered_dense_conv)), best_ms(run(_dense_conv))
+    print(f"  {f'{c} ch at {size}x{size}, stride {stride}':<36} gather {t_gather:6.2f} ms | pattern matmul "
+          f"{t_ours:6.2f} | {t_gather / t_ours:5.2f}x")
+
+
 def act(c: int, size: int) -> torch.Tensor:
     return torch.randn(N, c, size, size).to(DTYPE).contiguous(memory_format=CL).requires_grad_()
 
@@ -179,6 +218,9 @@ def main() -> None:
         compare(f"{c} ch at {size}x{size}, stride {stride}", "grouped",
                 GroupedConv(c, c, 3, stride=stride, padding=1, groups=c // 8, bias=False),
                 nn.Conv2d(c, c, 3, stride=stride, padding=1, groups=c // 8, bias=False), act(c, size))
+    print("grouped conv's dense form: its matrix by the tap pattern's matmul against a gather and scatter:")
+    for c, size, stride in [(368, 2, 1), (368, 4, 2), (152, 4, 1)]:
+        dense_compare(c, size, stride)
     print("depthwise conv (DepthwiseConv):")
     for c, size, stride, k in [(144, 16, 2, 3), (240, 8, 2, 5), (672, 4, 2, 5), (1152, 2, 1, 3), (32, 32, 1, 3)]:
         compare(f"{c} ch at {size}x{size}, stride {stride}, {k}x{k}", "depthwise",

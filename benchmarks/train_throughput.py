@@ -24,8 +24,9 @@ Every row in this process runs with the engine's allocator setting
 (``netspace.train.memory.keep_freed_memory``: freed tensor memory is reused,
 not returned to the kernel), which ``train`` makes anyway, so the ratios
 compare models and layers under one allocator; the plain baseline is also
-timed once in a fresh process with glibc's default allocator, as a plain
-PyTorch script runs it, and printed with its ratio.
+and the engine are also timed once each in a fresh process under glibc's
+default allocator (as a plain PyTorch script runs), which shows what keeping
+freed memory is worth to each.
 
 Also: the CPU model and ISA, the matmul peak of the engine's dtype (and of
 the other dtype only where native), the engine's training FLOP/s (3 x 2 x
@@ -208,12 +209,25 @@ def reference_model(name: str):
     return make
 
 
-def baseline_default_allocator(name: str, batch: int, steps: int) -> float:
-    """Images/s of the plain baseline in a fresh process that never touches the allocator (glibc's default)."""
-    out = subprocess.run([sys.executable, __file__, "--baseline-only", name, "--batch-size", str(batch),
+def fresh_process(row: str, name: str, batch: int, steps: int, keep: bool) -> float:
+    """Images/s of ``row`` ("baseline" or "engine") in a fresh process, with freed memory kept for reuse
+    (``keep``, what train() sets) or under glibc's default allocator (``NETSPACE_MALLOC=0``)."""
+    out = subprocess.run([sys.executable, __file__, "--one-row", row, "--models", name, "--batch-size", str(batch),
                           "--steps", str(steps)], capture_output=True, text=True, check=True,
-                         env={**os.environ, "NETSPACE_MALLOC": "0"})
+                         env={**os.environ, "NETSPACE_MALLOC": "1" if keep else "0"})
     return float(out.stdout.split()[-1])
+
+
+def allocator_compare(name: str, batch: int, steps: int) -> None:
+    """What keeping freed memory is worth: the baseline and the engine each in fresh processes with and
+    without it, interleaved (one process per row: the setting cannot be undone within one)."""
+    ips = {(row, keep): fresh_process(row, name, batch, steps, keep)
+           for row in ("baseline", "engine") for keep in (False, True)}
+    print(f"  allocator ({name}, one fresh process per figure): the baseline {ips['baseline', False]:.0f} img/s "
+          f"under glibc's default, {ips['baseline', True]:.0f} with freed memory kept "
+          f"({ips['baseline', True] / ips['baseline', False]:.2f}x); the engine {ips['engine', False]:.0f} and "
+          f"{ips['engine', True]:.0f} ({ips['engine', True] / ips['engine', False]:.2f}x); the engine with it "
+          f"against the baseline without it: {ips['engine', True] / ips['baseline', False]:.2f}x")
 
 
 def plain_baseline(name: str, batch: int, steps: int) -> float:
@@ -263,16 +277,11 @@ def bench_model(name: str, batch: int, steps: int, native_bf16: bool, peaks: dic
     engine, base = statistics.median(engines), statistics.median(bases)
     rows[f"engine default ({precision})"] = engine
     rows["plain PyTorch fp32 NCHW (baseline)"] = base
-    default_alloc = baseline_default_allocator(name, batch, steps)
-    rows["plain fp32 NCHW, glibc's default allocator"] = default_alloc
     if not native_bf16:
         print("  netspace model bf16 channels_last: skipped, bf16 is emulated on this CPU")
     for row, ips in rows.items():
         print(f"  {row:<38} {ips:8.0f} img/s  {ips / base:5.2f}x")
     print(f"  engine precision: {reason}")
-    print(f"  allocator: every row above but the last runs with freed memory kept for reuse (what train() sets); "
-          f"the last is the baseline in a fresh process with glibc's default; engine default against it: "
-          f"{engine / default_alloc:.2f}x")
     pairs = ", ".join(f"{e:.0f}/{b:.0f}" for e, b in zip(engines, bases))
     print(f"speedup (engine default / plain fp32 eager), {rounds} paired rounds: median "
           f"{statistics.median(ratios):.2f}x, range {min(ratios):.2f}-{max(ratios):.2f}x ({pairs} img/s)")
@@ -295,10 +304,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="paired baseline/engine rounds of the headline ratio")
-    parser.add_argument("--baseline-only", metavar="MODEL", help=argparse.SUPPRESS)  # one row, in its own process
+    parser.add_argument("--one-row", choices=["baseline", "engine"], help=argparse.SUPPRESS)  # in its own process
     args = parser.parse_args()
-    if args.baseline_only:
-        print(f"{plain_baseline(args.baseline_only, args.batch_size, args.steps):.1f}")
+    if args.one_row:
+        name = args.models.split(",")[0].strip()
+        if args.one_row == "baseline":
+            if os.environ.get("NETSPACE_MALLOC") == "1":
+                keep_freed_memory()
+            print(f"{plain_baseline(name, args.batch_size, args.steps):.1f}")
+        else:
+            spec = for_input(zoo.resolve(name), in_channels=3, resolution=32, num_classes=10)
+            print(f"{max(engine_throughput(spec, args.batch_size, args.steps)[0] for _ in range(2)):.1f}")
         return
     keep_freed_memory()  # every row of this process under the allocator setting train() makes
 
@@ -314,8 +330,11 @@ def main() -> None:
     else:
         line += " (bf16 emulated on this CPU: not measured)"
     print(line)
-    for name in args.models.split(","):
-        bench_model(name.strip(), args.batch_size, args.steps, cpu.native_bf16, peaks, args.rounds)
+    names = [name.strip() for name in args.models.split(",")]
+    for name in names:
+        bench_model(name, args.batch_size, args.steps, cpu.native_bf16, peaks, args.rounds)
+    print("\nThe allocator: every row above ran with freed memory kept for reuse (train() sets it process-wide)")
+    allocator_compare(names[0], args.batch_size, args.steps)
     stats = tune.stats()
     if stats.get("enabled"):
         print(f"\nautotuner: {stats['measured']} decisions measured, {stats['reused']} reused from "

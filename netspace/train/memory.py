@@ -57,11 +57,12 @@ def keep_freed_memory() -> bool:
     kernel (``mmap``/trim), so the next step takes them back as fresh pages:
     2,000-3,000 page faults per step of RegNetX-200MF at batch 128, each page
     zeroed by the kernel. With blocks up to 32 MiB served from the heap and
-    up to 1 GiB of free heap kept, the faults drop to about zero and the step
-    runs 3-4% faster (1,360 -> 1,415 img/s, three interleaved process pairs,
-    2-core AMX Xeon, bf16). The price: the process keeps its peak heap until
-    it exits, which a training process does anyway. Process-wide and once;
-    glibc (Linux) only; ``NETSPACE_MALLOC=0`` leaves the allocator alone.
+    up to 1 GiB of free heap kept, the faults drop to about zero; what that
+    is worth is the allocator line of ``benchmarks/train_throughput.py`` (on
+    a 2-core AMX Xeon: the engine 1.02x, a plain fp32 PyTorch loop 1.06x).
+    The price: the process keeps its peak heap until it exits, which a
+    training process does anyway. Process-wide and once; glibc (Linux) only;
+    ``NETSPACE_MALLOC=0`` leaves the allocator alone.
     Returns whether the setting is in effect.
     """
     global _kept
