@@ -336,6 +336,12 @@ def test_dense_candidate_only_on_small_grids():
                                                                    bias=False))  # 64 x 16 > 256
     assert _dense_usable(torch.randn(2, 32, 4, 4), GroupedConv(32, 32, 3, stride=2, padding=1, groups=4, bias=False))
     assert not _dense_usable(torch.randn(2, 32, 2, 2), GroupedConv(32, 32, 3, padding=1, groups=4, bias=True))
+    # RegNet's widest dense shapes (368 ch 2x2, 368 ch 4x4 s2, 152 ch 4x4; group width 8) stay in; two
+    # 512-channel groups at 4x4 would need 33.6M matrix entries and stay out
+    for c, size, stride in [(368, 2, 1), (368, 4, 2), (152, 4, 1)]:
+        assert _dense_usable(torch.randn(2, c, size, size),
+                             GroupedConv(c, c, 3, stride=stride, padding=1, groups=c // 8, bias=False))
+    assert not _dense_usable(torch.randn(2, 1024, 4, 4), GroupedConv(1024, 1024, 3, padding=1, groups=2, bias=False))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -231,6 +231,9 @@ class DenseConv(nn.Conv2d):
 # as one dense matrix per group: see _dense_conv. 256 admits RegNet's 4 x 4 stage at stride 1
 # (4x4 -> 4x4) besides 2x2 -> 2x2 and 4x4 -> 2x2; the autotuner decides where it is faster.
 DENSE_MAX_PIXEL_PAIRS = 256
+# ... and whose matrices (all groups) hold at most this many entries: wide groups make them quadratic
+# (a 4x4 map of two 512-channel groups: 33.6M), where the grouped conv is no small problem anyway.
+DENSE_MAX_MATRIX = 1 << 21
 
 
 @functools.lru_cache(maxsize=64)
@@ -257,13 +260,15 @@ def _dense_pattern(h: int, w: int, k: int, stride: int, padding: int) -> tuple[t
 
 def _dense_usable(x: torch.Tensor, conv: nn.Conv2d) -> bool:
     """A square, undilated, bias-free, zero-padded conv (equal strides and paddings) on a grid small
-    enough for :func:`_dense_conv`."""
+    enough for :func:`_dense_conv`, with groups narrow enough that its matrices stay small."""
     k, s, p = conv.kernel_size, conv.stride, conv.padding
     if x.dim() != 4 or k[0] != k[1] or s[0] != s[1] or not isinstance(p, tuple) or p[0] != p[1] \
             or conv.dilation != (1, 1) or conv.padding_mode != "zeros" or conv.bias is not None:
         return False
     ho, wo = _conv_out(x, conv)[2:]
-    return ho > 0 and wo > 0 and x.shape[2] * x.shape[3] * ho * wo <= DENSE_MAX_PIXEL_PAIRS
+    pairs = x.shape[2] * x.shape[3] * ho * wo
+    entries = pairs * conv.in_channels * conv.out_channels // conv.groups
+    return ho > 0 and wo > 0 and pairs <= DENSE_MAX_PIXEL_PAIRS and entries <= DENSE_MAX_MATRIX
 
 
 def _dense_conv(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int, groups: int) -> torch.Tensor:
