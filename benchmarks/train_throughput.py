@@ -23,10 +23,10 @@ at 32px, 10 classes), batch 128, forward + backward + SGD step, in one run:
 Every row in this process runs with the engine's allocator setting
 (``netspace.train.memory.keep_freed_memory``: freed tensor memory is reused,
 not returned to the kernel), which ``train`` makes anyway, so the ratios
-compare models and layers under one allocator; the plain baseline is also
-and the engine are also timed once each in a fresh process under glibc's
-default allocator (as a plain PyTorch script runs), which shows what keeping
-freed memory is worth to each.
+compare models and layers under one allocator. For the first model, the
+plain baseline and the engine are then timed in fresh processes with and
+without it (glibc's default, as a plain PyTorch script runs), which shows
+what it is worth to each.
 
 Also: the CPU model and ISA, the matmul peak of the engine's dtype (and of
 the other dtype only where native), the engine's training FLOP/s (3 x 2 x
